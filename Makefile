@@ -1,0 +1,46 @@
+# alarm-callback: `make run` serves locally, `make test` is the whole gate (lint, types, tests).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test lint types pytest schema clean
+.DEFAULT_GOAL := help
+# Extra steps a deployment target needs before pytest (e.g. node tools); mk/*.mk append to it.
+TEST_PREREQS :=
+-include mk/*.mk
+
+help:
+	@echo "make run    - serve http://127.0.0.1:8080/callback locally (SQLite under .data/)"
+	@echo "make test   - ruff, mypy and pytest"
+	@echo "make schema - regenerate schema/alarm-event.schema.json from the model"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-scf.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+run: venv
+	$(BIN)/alarm-callback serve
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: venv
+	$(BIN)/mypy alarm_callback handler.py
+
+pytest: venv $(TEST_PREREQS)
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test: lint types $(TEST_PREREQS) pytest
+
+schema: venv
+	$(BIN)/python -m alarm_callback.schema > schema/alarm-event.schema.json
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""Function entry points, shared by both clouds. `handler.py` re-exports them.
+
+The receiver (settings, backends, SDK clients) is built once per container, on the first
+invocation, and reused while the container is warm.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict
+from typing import Any
+
+from . import handlers, log
+from .errors import ConfigError
+from .handlers.base import Adapter, select
+from .receiver import Receiver
+from .settings import Settings
+from .sweeper import sweep
+
+
+@functools.cache
+def settings() -> Settings:
+    return Settings()
+
+
+@functools.cache
+def receiver() -> Receiver:
+    """The deployed receiver. Refuses to start open unless explicitly allowed."""
+    config = settings()
+    log.configure(config.log_level)
+    if not config.has_credential and not config.allow_unauthenticated:
+        raise ConfigError(
+            "no credential configured: set ALARM_CALLBACK_TOKEN or ALARM_CALLBACK_BASIC_AUTH "
+            "(or ALARM_CALLBACK_ALLOW_UNAUTHENTICATED=true to run open)"
+        )
+    return Receiver.from_settings(config)
+
+
+@functools.cache
+def adapters(platform: str) -> tuple[type[Adapter], ...]:
+    return handlers.load(handlers.AWS if platform == "aws" else handlers.SCF)
+
+
+def serve(event: Any, context: Any, platform: str) -> Any:
+    adapter = select(event, context, adapters(platform))
+    return adapter.render(receiver().handle(adapter.request))
+
+
+def lambda_handler(event: Any, context: Any) -> Any:
+    """AWS Lambda: API Gateway REST (v1), HTTP API (v2) and Function URL events."""
+    return serve(event, context, "aws")
+
+
+def main_handler(event: Any, context: Any) -> Any:
+    """Tencent SCF: API gateway trigger, Function URL, and direct invocation."""
+    return serve(event, context, "scf")
+
+
+def sweep_handler(event: Any = None, context: Any = None) -> dict[str, int]:
+    """Scheduled (timer) function on either cloud: drain the outbox."""
+    current = receiver()
+    return asdict(sweep(current.store, current.publisher))

@@ -1,0 +1,25 @@
+"""Event-source adapters. Each platform's entry point tries only its own adapters.
+
+Listed as import paths so that a platform imports only the adapters it can receive.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+
+from .base import Adapter, UnknownEventError, select
+
+AWS: tuple[str, ...] = ()
+SCF: tuple[str, ...] = ()
+
+
+def load(paths: Sequence[str]) -> tuple[type[Adapter], ...]:
+    classes = []
+    for path in paths:
+        module_name, _, class_name = path.partition(":")
+        classes.append(getattr(importlib.import_module(module_name), class_name))
+    return tuple(classes)
+
+
+__all__ = ["AWS", "SCF", "Adapter", "UnknownEventError", "load", "select"]

@@ -1,0 +1,97 @@
+"""The unit a publisher sends: one CloudEvent body plus what a broker filters on.
+
+`Message` is what the outbox stores and what every publisher receives. It carries the
+serialized CloudEvent (`body`) and the few attributes brokers route on (SQS/SNS message
+attributes, CMQ tags, AMQP routing keys), so no publisher has to parse the body again.
+The attributes are also CloudEvents extension attributes inside the body, which lets the
+sweeper rebuild a `Message` from a stored body alone (`Message.from_body`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .models.alarm import EVENT_TYPE_PREFIX, Alarm, AlarmEvent
+
+DEFAULT_SOURCE = "alarm-callback"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    body: str
+    group: str = ""  # ordering group: the alarm fingerprint (SQS FIFO MessageGroupId)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_body(cls, body: str) -> Message:
+        """Rebuild a message from its stored CloudEvent body (the sweeper's path)."""
+        event = AlarmEvent.model_validate_json(body)
+        return cls(id=event.id, body=body, group=event.fingerprint, attributes=attributes_of(event))
+
+
+def attributes_of(event: AlarmEvent) -> dict[str, str]:
+    """Routing attributes: status, kind, namespace, region, policy id (only those present)."""
+    alarm = event.data
+    found = {
+        "status": alarm.status,
+        "kind": alarm.kind,
+        "namespace": alarm.object.namespace,
+        "region": alarm.object.region,
+        "policy_id": alarm.policy.id,
+        "dedup": "skipped" if event.dedup == "skipped" else None,
+        "recovered": "true" if event.recovered else None,
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+def to_event(
+    alarm: Alarm,
+    source: str = DEFAULT_SOURCE,
+    *,
+    dedup: Literal["checked", "skipped"] = "checked",
+    recovered: bool = False,
+) -> AlarmEvent:
+    return AlarmEvent(
+        id=alarm.id,
+        source=source,
+        type=EVENT_TYPE_PREFIX + alarm.status,
+        time=alarm.received_at,
+        subject=alarm.object.id,
+        alarmstatus=alarm.status,
+        alarmkind=alarm.kind,
+        fingerprint=alarm.fingerprint,
+        dedup=dedup,
+        recovered=recovered,
+        data=alarm,
+    )
+
+
+def encode(
+    alarm: Alarm,
+    source: str = DEFAULT_SOURCE,
+    *,
+    dedup: Literal["checked", "skipped"] = "checked",
+    recovered: bool = False,
+) -> Message:
+    event = to_event(alarm, source, dedup=dedup, recovered=recovered)
+    return Message(
+        id=alarm.id,
+        body=event.model_dump_json(),
+        group=alarm.fingerprint,
+        attributes=attributes_of(event),
+    )
+
+
+def with_dedup_skipped(message: Message) -> Message:
+    """The store-down path: the same message, flagged so consumers know it was not deduplicated."""
+    event = json.loads(message.body)
+    event["dedup"] = "skipped"
+    return Message(
+        id=message.id,
+        body=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+        group=message.group,
+        attributes={**message.attributes, "dedup": "skipped"},
+    )

@@ -1,0 +1,116 @@
+"""The normalized alarm every consumer receives, and its CloudEvents envelope.
+
+`Alarm` is strict (``extra="forbid"``) and versioned by `SCHEMA_VERSION`: the loose
+vendor shapes stop at `TencentCallback`. The committed JSON Schema in
+``schema/alarm-event.schema.json`` is generated from `AlarmEvent`; a test fails when the
+two drift, so bump `SCHEMA_VERSION` whenever a change is not purely additive.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+EVENT_TYPE_PREFIX = "com.tencentcloud.monitor.alarm."
+
+Status = Literal["firing", "resolved", "unknown"]
+Kind = Literal["metric", "event", "unknown"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AlarmObject(_Strict):
+    """The alarmed resource."""
+
+    id: str | None = Field(None, description="Best instance id among the dimensions.")
+    name: str | None = Field(None, description="Display name (objName), if any.")
+    region: str | None = None
+    namespace: str | None = None
+    dimensions: dict[str, Any] = Field(default_factory=dict, description="All dimensions, verbatim.")
+
+
+class Policy(_Strict):
+    id: str | None = None
+    name: str | None = None
+    type: str | None = None
+    type_name: str | None = Field(None, description="policyTypeCName (display name).")
+    type_ename: str | None = None
+    detail_url: str | None = None
+
+
+class Condition(_Strict):
+    """Metric alarm condition; numeric fields are numbers or absent."""
+
+    metric_name: str | None = None
+    metric_show_name: str | None = None
+    operator: str | None = Field(None, description="calcType, e.g. '>'.")
+    threshold: float | None = Field(None, description="calcValue as a number.")
+    current_value: float | None = None
+    unit: str | None = None
+    period_seconds: int | None = None
+    period_count: int | None = Field(None, description="periodNum.")
+
+
+class Event(_Strict):
+    product_name: str | None = None
+    product_show_name: str | None = None
+    event_name: str | None = None
+    event_show_name: str | None = None
+
+
+class Notify(_Strict):
+    type: str | None = Field(None, description="singleAlarm, exponentialAlarm or continuousAlarm.")
+    period_seconds: int | None = None
+
+
+class Alarm(_Strict):
+    """One alarm notification, normalized. Times are UTC."""
+
+    schema_version: str = SCHEMA_VERSION
+    id: str = Field(description="Dedup key: alertId if sent, else sessionId, else the body's id.")
+    session_id: str | None = None
+    status: Status
+    kind: Kind
+    fingerprint: str = Field(
+        description="Alarm identity: same policy + object + metric/event across firing, repeats and recovery."
+    )
+    level: str | None = None
+    first_occur_time: datetime | None = None
+    recover_time: datetime | None = None
+    duration_seconds: int | None = None
+    object: AlarmObject = Field(default_factory=AlarmObject)
+    policy: Policy = Field(default_factory=Policy)
+    condition: Condition | None = None
+    event: Event | None = None
+    notify: Notify = Field(default_factory=Notify)
+    app_id: str | None = None
+    uin: str | None = None
+    received_at: datetime
+    raw: dict[str, Any] = Field(description="The callback body exactly as received.")
+
+
+class AlarmEvent(_Strict):
+    """CloudEvents 1.0 structured-mode envelope published to the queue."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str | None = None
+    alarmstatus: Status
+    alarmkind: Kind
+    fingerprint: str
+    dedup: Literal["checked", "skipped"] = Field(
+        "checked",
+        description="'skipped' when the dedup store was unreachable and the alarm was published anyway.",
+    )
+    recovered: bool = Field(False, description="True when published by the reconciler, not by a callback.")
+    data: Alarm

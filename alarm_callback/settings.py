@@ -1,0 +1,60 @@
+"""Settings: environment variables prefixed ``ALARM_CALLBACK_``, read once per cold start.
+
+Backends are chosen by URL scheme (see `alarm_callback.backends`), so a deployment only
+changes URLs, never code. The defaults run on a laptop with nothing configured: SQLite
+files under ``.data/``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALARM_CALLBACK_", extra="ignore", frozen=True)
+
+    token: SecretStr | None = Field(
+        None, description="Shared secret: last path segment (/callback/<token>) or ?token=."
+    )
+    basic_auth: SecretStr | None = Field(
+        None, description="'user:pass' for HTTP Basic auth (written into the callback URL)."
+    )
+    allow_unauthenticated: bool = Field(
+        False, description="Let a deployed function run with neither TOKEN nor BASIC_AUTH set."
+    )
+    store_url: str = Field("sqlite:///.data/store.db", description="Dedup store and outbox.")
+    queue_url: str = Field("sqlite:///.data/queue.db", description="Publisher(s); comma-separated URLs fan out to all.")
+    quarantine_url: str = Field("sqlite:///.data/quarantine.db", description="Where unreadable bodies are kept.")
+    timezone: str = Field("Asia/Shanghai", description="Zone of the vendor's offset-less times.")
+    dedup_ttl_seconds: int = Field(86400, ge=60, description="How long a sessionId is remembered.")
+    claim_lease_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A pending claim older than this is taken over by a resend or the sweeper.",
+    )
+    max_body_bytes: int = Field(262144, ge=1024, description="Larger bodies get 413.")
+    store_down: Literal["publish", "reject"] = Field(
+        "publish",
+        description="Store unreachable: publish without dedup (flagged) or answer 503 so Tencent resends.",
+    )
+    event_source: str = Field("alarm-callback", description="CloudEvents `source` of published messages.")
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @field_validator("token", "basic_auth", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("basic_auth")
+    @classmethod
+    def _user_and_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and ":" not in value.get_secret_value():
+            raise ValueError("BASIC_AUTH must be 'user:password'")
+        return value
+
+    @property
+    def has_credential(self) -> bool:
+        return self.token is not None or self.basic_auth is not None
