@@ -1,0 +1,139 @@
+"""End to end: the real server (uvicorn on a free port) driven by `alarm-callback send`,
+and the other CLI commands against what it wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alarm_callback import samples
+from tests.conftest import free_port
+
+CLI = [sys.executable, "-m", "alarm_callback"]
+TOKEN = "t0k-" + "e" * 20
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ALARM_CALLBACK_")}
+    return {
+        **base,
+        "ALARM_CALLBACK_STORE_URL": f"sqlite:///{tmp_path}/store.db",
+        "ALARM_CALLBACK_QUEUE_URL": f"sqlite:///{tmp_path}/queue.db",
+        "ALARM_CALLBACK_QUARANTINE_URL": f"sqlite:///{tmp_path}/quarantine.db",
+        "ALARM_CALLBACK_TOKEN": TOKEN,
+    }
+
+
+@pytest.fixture
+def server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as reply:
+                assert json.load(reply) == {"status": "ok"}
+            break
+        except (urllib.error.URLError, ConnectionError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("server did not start:\n" + (tmp_path / "server.log").read_text())
+            time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def http_post(url: str, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def test_send_seed_samples_ack_dedup_and_tail(server: str, env: dict[str, str], tmp_path: Path) -> None:
+    url = f"{server}/callback/{TOKEN}"
+    sent = run(env, "send", url, "--json")
+    assert sent.returncode == 0, sent.stderr
+    deliveries = [json.loads(line) for line in sent.stdout.splitlines()]
+    assert len(deliveries) == len(samples.load())
+    assert all(d["acked"] and len(d["attempts"]) == 1 for d in deliveries)
+    metric = next(d for d in deliveries if d["name"] == "metric")
+    assert json.loads(metric["attempts"][0]["body"]) == {"sessionId": "xxxxxxxx", "retCode": 0}
+
+    # Tencent resends the metric sample: same ack, no second message
+    metric_file = tmp_path / "metric.json"
+    metric_file.write_bytes(samples.load()["metric"])
+    again = run(env, "send", url, str(metric_file))
+    assert again.returncode == 0 and "acked" in again.stdout
+
+    tail = run(env, "tail", "--json")
+    events = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert sorted(e["id"] for e in events) == sorted(d["sessionId"] for d in deliveries)
+    assert [e["id"] for e in events].count("xxxxxxxx") == 1
+    human = run(env, "tail")
+    assert "xxxxxxxx" in human.stdout and "cpu_usage" in human.stdout
+
+
+def test_bad_json_is_400_quarantined_and_replayable(server: str, env: dict[str, str]) -> None:
+    url = f"{server}/callback/{TOKEN}"
+    status, payload = http_post(url, b"{not json")
+    assert status == 400 and payload["error"] == "invalid_json"
+    listed = run(env, "quarantine", "--json")
+    [item] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert item["body"] == "{not json" and item["reason"] == "invalid_json"
+    # replay keeps what is still bad
+    replay = run(env, "replay", "--json")
+    assert json.loads(replay.stdout.splitlines()[0])["status"] == 400
+    assert len(run(env, "quarantine", "--json").stdout.splitlines()) == 1
+
+
+def test_wrong_token_and_unknown_route(server: str) -> None:
+    status, payload = http_post(f"{server}/callback/wrong", samples.load()["metric"])
+    assert status == 401 and payload["error"] == "unauthorized"
+    status, payload = http_post(f"{server}/elsewhere", b"{}")
+    assert status == 404 and payload["error"] == "not_found"
+
+
+def test_send_reports_a_missing_ack_after_tencents_resends(env: dict[str, str]) -> None:
+    port = free_port()  # nothing listens here
+    result = run(env, "send", f"http://127.0.0.1:{port}/callback", "--json", "--timeout", "0.5")
+    assert result.returncode == 1
+    first = json.loads(result.stdout.splitlines()[0])
+    assert first["acked"] is False and len(first["attempts"]) == 4  # 1 try + 3 resends
+    assert first["attempts"][0]["error"]
+
+
+def test_replay_accepts_a_fixed_body(env: dict[str, str], tmp_path: Path) -> None:
+    from alarm_callback.quarantine.base import Quarantined
+    from alarm_callback.quarantine.sqlite import SQLiteQuarantine
+
+    SQLiteQuarantine(str(tmp_path / "quarantine.db")).put(
+        Quarantined("q1", time.time(), "invalid_json", "was cut", samples.load()["metric"], "asgi")
+    )
+    replay = run(env, "replay", "--json")
+    assert json.loads(replay.stdout) == {"id": "q1", "status": 200, "outcome": "published", "reason": None}
+    assert run(env, "quarantine", "--json").stdout == ""
+    assert json.loads(run(env, "tail", "--json").stdout)["id"] == "xxxxxxxx"
+    sweep = run(env, "sweep", "--json")
+    assert json.loads(sweep.stdout) == {"found": 0, "published": 0, "failed": 0, "purged": 0}

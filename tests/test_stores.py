@@ -1,0 +1,132 @@
+"""Store semantics, shared by every backend's tests through `check_store_semantics`."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from alarm_callback.stores.base import PENDING, PUBLISHED, ClaimStatus, Store
+from alarm_callback.stores.memory import MemoryStore
+from alarm_callback.stores.sqlite import SQLiteStore
+
+T0 = 1_700_000_000.0
+
+
+def check_store_semantics(store: Store) -> None:
+    """The contract every Store backend must meet (ttl=100 s, lease=10 s)."""
+    assert store.get("k1") is None
+    first = store.claim("k1", "m1", now=T0)
+    assert first.status is ClaimStatus.CLAIMED
+    assert (first.record.status, first.record.message) == (PENDING, "m1")
+    # a second claim within the lease sees the first one in progress
+    assert store.claim("k1", "m2", now=T0 + 1).status is ClaimStatus.IN_PROGRESS
+    # pending() lists it only once it is older than asked
+    assert store.pending(older_than=10, now=T0 + 5) == []
+    [stale] = store.pending(older_than=10, now=T0 + 11)
+    assert (stale.key, stale.message) == ("k1", "m1")
+    # past the lease, a resend takes it over (its message replaces the old one)
+    takeover = store.claim("k1", "m3", now=T0 + 11)
+    assert takeover.status is ClaimStatus.CLAIMED
+    store.mark_published("k1", now=T0 + 12)
+    record = store.get("k1")
+    assert record is not None and record.status == PUBLISHED and record.message == "m3"
+    assert store.pending(older_than=0, now=T0 + 50) == []
+    # published: duplicates until it expires, long after any lease
+    dup = store.claim("k1", "m4", now=T0 + 60)
+    assert dup.status is ClaimStatus.PUBLISHED and dup.record.message == "m3"
+    # expiry (ttl 100 s from the takeover at T0+11) frees the key again
+    assert store.claim("k1", "m5", now=T0 + 112).status is ClaimStatus.CLAIMED
+    # pending() is ordered oldest first and bounded
+    for i in range(5):
+        store.claim(f"p{i}", f"m{i}", now=T0 + 200 + i)
+    keys = [r.key for r in store.pending(older_than=10, now=T0 + 300, limit=3)]
+    assert keys == ["k1", "p0", "p1"]
+
+
+def check_concurrent_claims(make: Callable[[], Store], threads: int = 16) -> None:
+    store = make()
+    results: list[ClaimStatus] = []
+    barrier = threading.Barrier(threads)
+
+    def worker() -> None:
+        barrier.wait()
+        results.append(store.claim("same-key", "m").status)
+
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    assert results.count(ClaimStatus.CLAIMED) == 1
+    assert results.count(ClaimStatus.IN_PROGRESS) == threads - 1
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    stores: list[Store] = []
+
+    def make() -> Store:
+        store: Store
+        if request.param == "memory":
+            store = MemoryStore(ttl_seconds=100, lease_seconds=10)
+        else:
+            store = SQLiteStore(str(tmp_path / "store.db"), ttl_seconds=100, lease_seconds=10)
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def test_semantics(make_store: Callable[[], Store]) -> None:
+    check_store_semantics(make_store())
+
+
+def test_concurrent_claims_from_threads(make_store: Callable[[], Store]) -> None:
+    check_concurrent_claims(make_store)
+
+
+def test_purge_removes_only_expired_published(make_store: Callable[[], Store]) -> None:
+    store = make_store()
+    store.claim("done", "m", now=T0)
+    store.mark_published("done", now=T0)
+    store.claim("stuck", "m", now=T0)
+    assert store.purge(now=T0 + 50) == 0
+    assert store.purge(now=T0 + 101) == 1
+    assert store.get("done") is None
+    assert store.get("stuck") is not None  # pending is never purged: it is still owed to the queue
+
+
+def _claim_in_process(path: str, barrier: multiprocessing.synchronize.Barrier, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    store = SQLiteStore(path)
+    barrier.wait()
+    out.put(store.claim("cross-process", "m").status.value)
+
+
+def test_sqlite_concurrent_claims_from_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    SQLiteStore(path).close()  # create the schema once
+    ctx = multiprocessing.get_context("spawn")
+    n = 6
+    barrier = ctx.Barrier(n)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claim_in_process, args=(path, barrier, out)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    statuses = sorted(out.get(timeout=5) for _ in range(n))
+    assert statuses.count("claimed") == 1
+    assert statuses.count("in_progress") == n - 1
+
+
+def test_sqlite_survives_reopen(tmp_path: Path) -> None:
+    path = str(tmp_path / "store.db")
+    SQLiteStore(path).claim("k", "m", now=T0)
+    again = SQLiteStore(path, lease_seconds=10)
+    assert again.claim("k", "m", now=T0 + 1).status is ClaimStatus.IN_PROGRESS
