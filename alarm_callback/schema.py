@@ -9,14 +9,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .models.alarm import SCHEMA_VERSION, AlarmEvent
+from .models.alarm import SCHEMA_URI, AlarmEvent
 
-SCHEMA_ID = f"https://github.com/alarm-callback/alarm-callback/schema/alarm-event-{SCHEMA_VERSION}.json"
 
 
 def generate() -> dict[str, Any]:
     schema = AlarmEvent.model_json_schema(mode="serialization")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_URI, **schema}
 
 
 def render() -> str:

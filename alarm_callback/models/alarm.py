@@ -14,10 +14,16 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = "1.0"
+SCHEMA_URI = f"urn:alarm-callback:schema:alarm-event:{SCHEMA_VERSION}"
 EVENT_TYPE_PREFIX = "com.tencentcloud.monitor.alarm."
 
 Status = Literal["firing", "resolved", "unknown"]
 Kind = Literal["metric", "event", "unknown"]
+
+
+def _absent(value: object) -> bool:
+    """CloudEvents: an optional attribute is left out, never null."""
+    return value is None
 
 
 class _Strict(BaseModel):
@@ -102,9 +108,9 @@ class AlarmEvent(_Strict):
     source: str
     type: str
     time: datetime
-    subject: str | None = None
+    subject: str | None = Field(None, exclude_if=_absent, description="The alarmed object's id, when known.")
     datacontenttype: Literal["application/json"] = "application/json"
-    dataschema: str | None = None
+    dataschema: str = SCHEMA_URI
     alarmstatus: Status
     alarmkind: Kind
     fingerprint: str
