@@ -12,7 +12,6 @@ from typing import Any
 from .models.alarm import SCHEMA_URI, AlarmEvent
 
 
-
 def generate() -> dict[str, Any]:
     schema = AlarmEvent.model_json_schema(mode="serialization")
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_URI, **schema}
