@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint types pytest schema clean
+.PHONY: venv run test lint types security pytest schema chaos clean
 .DEFAULT_GOAL := help
 # Extra steps a deployment target needs before pytest (e.g. node tools); mk/*.mk append to it.
 TEST_PREREQS :=
@@ -14,6 +14,7 @@ help:
 	@echo "make run    - serve http://127.0.0.1:8080/callback locally (SQLite under .data/)"
 	@echo "make test   - ruff, mypy and pytest"
 	@echo "make schema - regenerate schema/alarm-event.schema.json from the model"
+	@echo "make chaos  - 10,000 alarms through faulted backends; prints the loss/repeat table"
 
 venv: $(STAMP)
 
@@ -34,13 +35,22 @@ lint: venv
 types: venv
 	$(BIN)/mypy alarm_callback handler.py
 
+security: venv
+	$(BIN)/bandit -q -r alarm_callback handler.py
+
 pytest: venv $(TEST_PREREQS)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-test: lint types $(TEST_PREREQS) pytest
+test: lint types security $(TEST_PREREQS) pytest
 
 schema: venv
 	$(BIN)/python -m alarm_callback.schema > schema/alarm-event.schema.json
+
+CHAOS_N ?= 10000
+CHAOS_FAULT_RATE ?= 0.2
+chaos: venv
+	$(BIN)/python -m alarm_callback.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) 2>/dev/null
+	$(BIN)/python -m alarm_callback.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) --store sqlite:///$$(mktemp -d)/chaos.db 2>/dev/null
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -43,13 +43,6 @@ class Authenticator:
             ok |= _equal(_basic_credentials(request.headers.get("authorization", "")), self._basic)
         return ok
 
-    def redact(self, text: str) -> str:
-        """Remove the configured secrets from text that is about to be logged or stored."""
-        for secret in (self._token, self._basic, self._basic.split(b":", 1)[1] if self._basic else None):
-            if secret:
-                text = text.replace(secret.decode(), "***")
-        return text
-
 
 def _equal(given: str | bytes, expected: bytes) -> bool:
     if isinstance(given, str):

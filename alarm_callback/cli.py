@@ -81,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .receiver import Receiver
 
     settings = Settings()
-    log.configure(settings.log_level)
+    log.configure(settings.log_level, settings.secrets())
     receiver = Receiver.from_settings(settings)
     print(banner(settings, args.host, args.port), file=sys.stderr, flush=True)
     uvicorn.run(App(receiver), host=args.host, port=args.port, log_level="warning", access_log=False)

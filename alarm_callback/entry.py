@@ -7,6 +7,7 @@ invocation, and reused while the container is warm.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import asdict
 from typing import Any
 
@@ -27,7 +28,7 @@ def settings() -> Settings:
 def receiver() -> Receiver:
     """The deployed receiver. Refuses to start open unless explicitly allowed."""
     config = settings()
-    log.configure(config.log_level)
+    log.configure(config.log_level, config.secrets(), emf="AWS_LAMBDA_FUNCTION_NAME" in os.environ)
     if not config.has_credential and not config.allow_unauthenticated:
         raise ConfigError(
             "no credential configured: set ALARM_CALLBACK_TOKEN or ALARM_CALLBACK_BASIC_AUTH "

@@ -29,6 +29,7 @@ from .models.alarm import (
 from .models.callback import TencentCallback
 
 MAX_ID_LENGTH = 256
+MAX_DEPTH = 32  # real callbacks nest 4 deep; anything near this is not an alarm
 _ID_OK = re.compile(r"^[\x21-\x7e]+$")  # printable ASCII, no spaces
 
 # Dimension keys that name the instance, best first. Products name it differently.
@@ -90,6 +91,18 @@ def load_timezone(name: str) -> tzinfo:
         if name == "Asia/Shanghai":
             return _SHANGHAI
         raise ValueError(f"unknown timezone {name!r}") from None
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """True when containers nest deeper than `limit` (checked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def dedup_key(body: dict[str, Any]) -> str:

@@ -18,10 +18,10 @@ decides: publish without dedup (flagged ``dedup: skipped``) or 503.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any
@@ -29,7 +29,16 @@ from typing import Any
 from .auth import Authenticator
 from .http import Request, Response
 from .message import Message, encode, with_dedup_skipped
-from .normalize import InvalidId, MissingId, dedup_key, load_timezone, normalize, unknown_alarm
+from .normalize import (
+    MAX_DEPTH,
+    InvalidId,
+    MissingId,
+    dedup_key,
+    load_timezone,
+    normalize,
+    too_deep,
+    unknown_alarm,
+)
 from .publishers.base import Publisher
 from .quarantine.base import Quarantine, Quarantined
 from .settings import Settings
@@ -140,6 +149,9 @@ class Receiver:
         if not isinstance(decoded, dict):
             detail = f"body is a JSON {type(decoded).__name__}, not an object"
             return self._refuse(400, "not_an_object", detail, body, source, quarantine)
+        if too_deep(decoded):
+            detail = f"JSON nests deeper than {MAX_DEPTH} levels"
+            return self._refuse(400, "too_deep", detail, body, source, quarantine)
         try:
             key = dedup_key(decoded)
         except (MissingId, InvalidId) as exc:
@@ -204,7 +216,9 @@ class Receiver:
         truncated: bool = False,
     ) -> Result:
         if quarantine:
-            item = Quarantined(uuid.uuid4().hex, time.time(), code, detail, body, source, truncated)
+            # Content-addressed: Tencent resends a refused body 3 more times; keep it once.
+            item_id = hashlib.sha256(body).hexdigest()[:32]
+            item = Quarantined(item_id, time.time(), code, detail, body, source, truncated)
             try:
                 self.quarantine.put(item)
             except Exception:  # last resort: the log keeps it

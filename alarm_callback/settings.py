@@ -8,6 +8,7 @@ files under ``.data/``.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,22 @@ class Settings(BaseSettings):
         if value is not None and ":" not in value.get_secret_value():
             raise ValueError("BASIC_AUTH must be 'user:password'")
         return value
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret, for masking logs: the token, the Basic auth pair and its
+        password, and passwords inside backend URLs (``redis://:pw@host``)."""
+        found: list[str] = []
+        if self.token is not None:
+            found.append(self.token.get_secret_value())
+        if self.basic_auth is not None:
+            pair = self.basic_auth.get_secret_value()
+            found += [pair, pair.split(":", 1)[1]]
+        for urls in (self.store_url, self.queue_url, self.quarantine_url):
+            for url in urls.split(","):
+                password = urlsplit(url.strip()).password
+                if password:
+                    found += [password, unquote(password)]
+        return tuple(sorted({s for s in found if s}, key=len, reverse=True))
 
     @property
     def has_credential(self) -> bool:

@@ -32,7 +32,12 @@ def sweep(store: Store, publisher: Publisher, now: float | None = None, limit: i
     stale = store.pending(store.lease_seconds, now=now, limit=limit)
     published = failed = 0
     for record in stale:
-        claim = store.claim(record.key, record.message, now=now)
+        try:
+            claim = store.claim(record.key, record.message, now=now)
+        except Exception:  # one unreachable record must not stop the rest
+            log.exception("sweep claim failed", extra={"dedup_key": record.key})
+            failed += 1
+            continue
         if not claim.claimed:
             continue  # a resend took it over meanwhile
         try:
@@ -41,8 +46,11 @@ def sweep(store: Store, publisher: Publisher, now: float | None = None, limit: i
             log.exception("sweep publish failed", extra={"dedup_key": record.key})
             failed += 1
             continue
-        store.mark_published(record.key, now=now)
         published += 1
+        try:
+            store.mark_published(record.key, now=now)
+        except Exception:  # published; the next sweep may repeat it under the same id
+            log.exception("sweep mark_published failed", extra={"dedup_key": record.key})
     purged = store.purge(now)
     report = SweepReport(len(stale), published, failed, purged)
     log.info("sweep done", extra={"published": published, "failed": failed})

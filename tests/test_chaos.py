@@ -1,0 +1,122 @@
+"""The chaos invariants at N=1,000 on each backend that exists here, in-process and over HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from alarm_callback.asgi import App
+from alarm_callback.chaos import ChaosReport, run
+from alarm_callback.faults import Crash, FaultyStore, Injector
+from alarm_callback.receiver import Receiver
+from alarm_callback.simulator import Simulator, Transport, alarm_stream, http_transport
+from alarm_callback.stores.base import Store
+from alarm_callback.stores.memory import MemoryStore
+from alarm_callback.stores.sqlite import SQLiteStore
+from tests.conftest import free_port
+
+
+def assert_invariants(report: ChaosReport) -> None:
+    assert report.acked_not_published == 0, report.table()
+    assert report.unexplained_repeats == 0, report.table()
+    assert report.published_not_sent == 0, report.table()
+    assert report.outbox_left == 0, report.table()
+    assert report.quarantined == report.bad_bodies, report.table()
+    assert report.acked + report.never_acked == report.sent, report.table()
+    assert report.ok
+    assert sum(report.faults.values()) > 0  # the run really was faulted
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    made: Store = MemoryStore() if request.param == "memory" else SQLiteStore(str(tmp_path / "chaos.db"))
+    yield made
+    made.close()
+
+
+def test_chaos_invariants(store: Store) -> None:
+    report = run(store, n=1000, fault_rate=0.2, seed=7)
+    assert_invariants(report)
+    assert report.sent > 900 and report.acked > 0.95 * report.sent
+    assert report.repeats_after_unrecorded_handoff > 0  # the ambiguous paths were exercised
+
+
+def test_chaos_with_store_down_reject(store: Store) -> None:
+    report = run(store, n=1000, fault_rate=0.2, seed=11, store_down="reject")
+    assert_invariants(report)
+    assert report.repeats_flagged_unchecked == 0  # reject never publishes unchecked
+
+
+def test_chaos_without_faults_publishes_each_alarm_exactly_once() -> None:
+    report = run(MemoryStore(), n=500, fault_rate=0.0, seed=3)
+    assert_invariants_no_faults(report)
+
+
+def assert_invariants_no_faults(report: ChaosReport) -> None:
+    assert report.acked == report.sent == report.distinct_published == report.published
+    assert report.repeats == 0 and report.never_acked == 0
+
+
+def test_faults_are_reproducible() -> None:
+    first = run(MemoryStore(), n=300, fault_rate=0.2, seed=5, duplicate_rate=0)
+    second = run(MemoryStore(), n=300, fault_rate=0.2, seed=5, duplicate_rate=0)
+    assert first.faults == second.faults
+    assert (first.published, first.repeats, first.acked) == (second.published, second.repeats, second.acked)
+
+
+def test_crash_is_not_swallowed_by_the_receiver() -> None:
+    injector = Injector(1.0, mix={"crash": 1.0})
+    receiver_store = FaultyStore(MemoryStore(), injector)
+    from alarm_callback.publishers.memory import MemoryPublisher
+    from alarm_callback.quarantine.memory import MemoryQuarantine
+    from tests.conftest import post
+
+    receiver = Receiver(receiver_store, MemoryPublisher(), MemoryQuarantine())
+    with pytest.raises(Crash):
+        post(receiver, {"sessionId": "s1", "alarmType": "metric"})
+
+
+def _serve(receiver: Receiver) -> tuple[str, uvicorn.Server, threading.Thread]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(App(receiver), host="127.0.0.1", port=port, log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{port}/callback", server, thread
+
+
+def test_chaos_over_http_through_the_local_server() -> None:
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def over_http(receiver: Receiver) -> Transport:
+        url, server, thread = _serve(receiver)
+        servers.append((server, thread))
+        return http_transport(url)
+
+    try:
+        report = run(MemoryStore(), n=300, fault_rate=0.2, seed=13, transport=over_http)
+    finally:
+        for server, thread in servers:
+            server.should_exit = True
+            thread.join(10)
+    assert_invariants(report)
+
+
+def test_simulator_counts_resends_like_tencent() -> None:
+    answers = iter([(500, b""), (None, b""), (200, b'{"sessionId": "wrong", "retCode": 0}'), (200, b"")])
+
+    def flaky(body: bytes, timeout: float) -> tuple[int | None, bytes]:
+        return next(answers)
+
+    item = next(alarm_stream(1, seed=0, bad_rate=0.0))
+    outcome = Simulator(flaky).deliver(item)
+    assert (outcome.attempts, outcome.acked) == (4, False)
+    assert outcome.statuses == [500, None, 200, 200]

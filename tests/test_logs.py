@@ -1,0 +1,122 @@
+"""Logs: one JSON line per callback, EMF metrics on AWS, and never a secret."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from alarm_callback import log
+from alarm_callback.auth import Authenticator
+from alarm_callback.errors import StoreError
+from alarm_callback.http import Request
+from alarm_callback.publishers.memory import MemoryPublisher
+from alarm_callback.quarantine.memory import MemoryQuarantine
+from alarm_callback.receiver import Receiver
+from alarm_callback.settings import Settings
+from alarm_callback.stores.memory import MemoryStore
+
+TOKEN = "tok-Zq9xW2secret"
+USER, PASSWORD = "tencent", "pw-K7v3secret"
+REDIS_PASSWORD = "redis-Pw-91secret"
+
+
+class LeakyStore(MemoryStore):
+    """Fails the way a client library does: quoting its URL, password included."""
+
+    def claim(self, key: str, message: str, now: float | None = None) -> Any:
+        raise StoreError(f"cannot reach redis://:{REDIS_PASSWORD}@db.internal:6379/0")
+
+
+@pytest.fixture(autouse=True)
+def restore_logger() -> Iterator[None]:
+    """`log.configure` binds the captured stderr; put the package logger back afterwards."""
+    yield
+    logger = logging.getLogger(log.LOGGER)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate = True
+
+
+def lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_no_secret_in_any_log_line(capsys: pytest.CaptureFixture[str], metric_sample: dict[str, Any]) -> None:
+    settings = Settings(
+        token=TOKEN,
+        basic_auth=f"{USER}:{PASSWORD}",
+        store_url=f"redis://:{REDIS_PASSWORD}@db.internal:6379/0",
+        log_level="DEBUG",
+    )
+    log.configure(settings.log_level, settings.secrets())
+    auth = Authenticator(TOKEN, f"{USER}:{PASSWORD}")
+    good = json.dumps(metric_sample).encode()
+    basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    wrong_basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}x".encode()).decode()
+    for store in (MemoryStore(), LeakyStore()):
+        receiver = Receiver(store, MemoryPublisher(), MemoryQuarantine(), auth)
+        requests = [
+            Request("POST", f"/callback/{TOKEN}", good),
+            Request("POST", "/callback", good, query={"token": TOKEN}),
+            Request("POST", "/callback", good, headers={"authorization": basic}),
+            Request("POST", f"/callback/{TOKEN}x", good),
+            Request("POST", "/callback", good, headers={"authorization": wrong_basic}),
+            Request("POST", f"/callback/{TOKEN}", b"{not json"),
+            Request("GET", f"/callback/{TOKEN}"),
+        ]
+        for request in requests:
+            receiver.handle(request)
+    output = capsys.readouterr().err
+    records = lines(output)
+    assert len(records) >= 14  # one line per callback at least, plus the store errors
+    assert any("***" in r.get("error", "") for r in records)  # the leaky error was logged, masked
+    for secret in (TOKEN, PASSWORD, REDIS_PASSWORD):
+        assert secret not in output
+
+
+def test_one_line_per_callback_with_outcome(capsys: pytest.CaptureFixture[str], metric_sample: dict[str, Any]) -> None:
+    log.configure("INFO")
+    receiver = Receiver(MemoryStore(), MemoryPublisher(), MemoryQuarantine())
+    body = json.dumps(metric_sample).encode()
+    for raw in (body, body, b"[]"):
+        receiver.handle(Request("POST", "/callback", raw, source="test"))
+    records = lines(capsys.readouterr().err)
+    assert [r["outcome"] for r in records] == ["published", "duplicate", "rejected"]
+    assert records[0]["dedup_key"] == "xxxxxxxx" and len(records[0]["fingerprint"]) == 32
+    assert records[2]["reason"] == "not_an_object" and records[2]["status_code"] == 400
+    assert all(r["latency_ms"] >= 0 and r["source"] == "test" for r in records)
+
+
+def test_emf_metrics_on_aws(capsys: pytest.CaptureFixture[str], metric_sample: dict[str, Any]) -> None:
+    log.configure("INFO", emf=True)
+    receiver = Receiver(MemoryStore(), MemoryPublisher(), MemoryQuarantine())
+    receiver.handle(Request("POST", "/callback", json.dumps(metric_sample).encode()))
+    [record] = lines(capsys.readouterr().err)
+    metrics = record["_aws"]["CloudWatchMetrics"][0]
+    assert metrics["Namespace"] == "AlarmCallback"
+    assert metrics["Dimensions"] == [["outcome"]]
+    assert {m["Name"] for m in metrics["Metrics"]} == {"Callbacks", "LatencyMs"}
+    assert record["Callbacks"] == 1 and record["outcome"] == "published"
+    assert isinstance(record["_aws"]["Timestamp"], int)
+
+
+def test_wrong_and_missing_credentials_get_identical_replies(metric_sample: dict[str, Any]) -> None:
+    receiver = Receiver(
+        MemoryStore(), MemoryPublisher(), MemoryQuarantine(), Authenticator(TOKEN, f"{USER}:{PASSWORD}")
+    )
+    body = json.dumps(metric_sample).encode()
+    replies = {
+        (r.status, r.body, tuple(sorted(r.headers.items())))
+        for r in (
+            receiver.handle(Request("POST", "/callback", body)),
+            receiver.handle(Request("POST", "/callback/nope", body)),
+            receiver.handle(Request("POST", "/callback", body, query={"token": "nope"})),
+            receiver.handle(Request("POST", "/callback", body, headers={"authorization": "Basic Zm9vOmJhcg=="})),
+        )
+    }
+    assert len(replies) == 1 and next(iter(replies))[0] == 401
