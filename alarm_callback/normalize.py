@@ -165,7 +165,7 @@ def to_utc(value: str | None, tz: tzinfo) -> datetime | None:
     return parsed.astimezone(timezone.utc)
 
 
-def _object_id(dimensions: dict[str, Any]) -> str | None:
+def object_id_of(dimensions: dict[str, Any]) -> str | None:
     for key in _ID_KEYS:
         value = dimensions.get(key)
         if value not in (None, ""):
@@ -181,16 +181,28 @@ def _object_name(dimensions: dict[str, Any]) -> str | None:
     return None
 
 
-def fingerprint(policy: str, namespace: str, subject: str, dimensions: dict[str, Any]) -> str:
-    """Stable alarm identity. Identity dimensions are the non-display, non-empty ones, with
-    values compared as text (`443` and `"443"` are one port)."""
-    identity = sorted(
-        (key, str(value).strip())
-        for key, value in dimensions.items()
-        if key.lower() not in _DISPLAY_KEYS and value not in (None, "") and not isinstance(value, (dict, list))
-    )
-    canonical = json.dumps([policy, namespace, subject, identity], separators=(",", ":"), ensure_ascii=False)
+def fingerprint(policy: str, subject: str, object_id: str | None, dimensions: dict[str, Any]) -> str:
+    """Stable alarm identity: policy + metric/event + object.
+
+    The object is its best instance id when one is present, so the identity is the same
+    whether it comes from a callback or from the alarm history API (whose dimensions and
+    namespace spellings differ). Without an id, the identity dimensions are used: the
+    non-display, non-empty ones, compared as text (`443` and `"443"` are one port)."""
+    if object_id:
+        identity: object = object_id
+    else:
+        identity = sorted(
+            (key, str(value).strip())
+            for key, value in dimensions.items()
+            if key.lower() not in _DISPLAY_KEYS and value not in (None, "") and not isinstance(value, (dict, list))
+        )
+    canonical = json.dumps([policy, subject, identity], separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def policy_key(policy_id: str | None, policy_type: str | None, policy_name: str | None) -> str:
+    """The policy's id; the type and name stand in when a payload omits it."""
+    return policy_id or f"{policy_type or ''}/{policy_name or ''}"
 
 
 def _status(callback: TencentCallback) -> Status:
@@ -220,21 +232,25 @@ def normalize(body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime)
     if kind == "unknown" and callback.session_id is None:
         return unknown_alarm(body, key, received_at)
     dimensions = obj.dimensions
+    object_id = object_id_of(dimensions)
     subject = (cond.metric_name if kind == "metric" else cond.event_name) or ""
-    namespace = obj.namespace or cond.product_name or policy.policy_type or ""
-    policy_key = policy.policy_id or f"{policy.policy_type or ''}/{policy.policy_name or ''}"
     return Alarm(
         id=key,
         session_id=callback.session_id,
         status=_status(callback),
         kind=kind,
-        fingerprint=fingerprint(policy_key, namespace, f"{kind}:{subject}", dimensions),
+        fingerprint=fingerprint(
+            policy_key(policy.policy_id, policy.policy_type, policy.policy_name),
+            f"{kind}:{subject}",
+            object_id,
+            dimensions,
+        ),
         level=callback.alarm_level,
         first_occur_time=to_utc(callback.first_occur_time, tz),
         recover_time=to_utc(callback.recover_time, tz),
         duration_seconds=to_int(callback.duration_time),
         object=AlarmObject(
-            id=_object_id(dimensions),
+            id=object_id,
             name=_object_name(dimensions),
             region=obj.region,
             namespace=obj.namespace or (cond.product_name if kind == "event" else None),
