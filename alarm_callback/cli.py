@@ -239,7 +239,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from .sweeper import sweep
 
     receiver = Receiver.from_settings(Settings())
-    report = sweep(receiver.store, receiver.publisher)
+    report = sweep(receiver.store, receiver.publisher, record_occurrences=receiver.record_occurrences)
     if args.json:
         _print_json(asdict(report))
     else:

@@ -60,4 +60,4 @@ def main_handler(event: Any, context: Any) -> Any:
 def sweep_handler(event: Any = None, context: Any = None) -> dict[str, int]:
     """Scheduled (timer) function on either cloud: drain the outbox."""
     current = receiver()
-    return asdict(sweep(current.store, current.publisher))
+    return asdict(sweep(current.store, current.publisher, record_occurrences=current.record_occurrences))

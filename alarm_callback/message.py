@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .models.alarm import EVENT_TYPE_PREFIX, Alarm, AlarmEvent
+from .normalize import occurrence_key
 
 DEFAULT_SOURCE = "alarm-callback"
 
@@ -24,12 +25,19 @@ class Message:
     body: str
     group: str = ""  # ordering group: the alarm fingerprint (SQS FIFO MessageGroupId)
     attributes: dict[str, str] = field(default_factory=dict)
+    occurrence: str | None = None  # normalize.occurrence_key, for the reconciler; not sent
 
     @classmethod
     def from_body(cls, body: str) -> Message:
         """Rebuild a message from its stored CloudEvent body (the sweeper's path)."""
         event = AlarmEvent.model_validate_json(body)
-        return cls(id=event.id, body=body, group=event.fingerprint, attributes=attributes_of(event))
+        return cls(
+            id=event.id,
+            body=body,
+            group=event.fingerprint,
+            attributes=attributes_of(event),
+            occurrence=occurrence_key(event.fingerprint, event.data.first_occur_time, event.data.status),
+        )
 
 
 def attributes_of(event: AlarmEvent) -> dict[str, str]:
@@ -82,6 +90,7 @@ def encode(
         body=event.model_dump_json(),
         group=alarm.fingerprint,
         attributes=attributes_of(event),
+        occurrence=occurrence_key(alarm.fingerprint, alarm.first_occur_time, alarm.status),
     )
 
 
@@ -94,4 +103,5 @@ def with_dedup_skipped(message: Message) -> Message:
         body=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
         group=message.group,
         attributes={**message.attributes, "dedup": "skipped"},
+        occurrence=message.occurrence,
     )

@@ -200,6 +200,14 @@ def fingerprint(policy: str, subject: str, object_id: str | None, dimensions: di
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+def occurrence_key(fingerprint: str, first_occur_time: datetime | None, status: str) -> str | None:
+    """One occurrence of an alarm in one state: what the alarm-history reconciler matches on.
+    Repeat notifications share it with the first firing; the recovery has its own."""
+    if first_occur_time is None or status not in ("firing", "resolved"):
+        return None
+    return f"occ:{fingerprint}:{int(first_occur_time.timestamp())}:{status}"
+
+
 def policy_key(policy_id: str | None, policy_type: str | None, policy_name: str | None) -> str:
     """The policy's id; the type and name stand in when a payload omits it."""
     return policy_id or f"{policy_type or ''}/{policy_name or ''}"

@@ -81,6 +81,7 @@ class Receiver:
         max_body_bytes: int = 262144,
         store_down: str = "publish",
         event_source: str = "alarm-callback",
+        record_occurrences: bool = False,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -90,6 +91,7 @@ class Receiver:
         self.max_body_bytes = max_body_bytes
         self.store_down = store_down
         self.event_source = event_source
+        self.record_occurrences = record_occurrences
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Receiver:
@@ -104,6 +106,7 @@ class Receiver:
             max_body_bytes=settings.max_body_bytes,
             store_down=settings.store_down,
             event_source=settings.event_source,
+            record_occurrences=settings.record_occurrences,
         )
 
     # -- entry ---------------------------------------------------------------------------
@@ -192,6 +195,8 @@ class Receiver:
             self.store.mark_published(key)
         except Exception:  # published but not marked: the sweeper may repeat it (same id)
             log.exception("mark_published failed", extra={"dedup_key": key})
+        if self.record_occurrences:
+            remember_occurrence(self.store, message)
         return Result(ack, Outcome.PUBLISHED, key, fingerprint=fp)
 
     def _store_down(self, key: str, message: Message, ack: Response) -> Result:
@@ -224,6 +229,17 @@ class Receiver:
             except Exception:  # last resort: the log keeps it
                 log.exception("quarantine failed: %s", body[:4096].decode("utf-8", "replace"), extra={"reason": code})
         return _reject(status, code, detail)
+
+
+def remember_occurrence(store: Store, message: Message) -> None:
+    """Tell the history reconciler this occurrence was delivered. Best effort: a miss only
+    means the reconciler may publish it again, flagged ``recovered``."""
+    if message.occurrence is None:
+        return
+    try:
+        store.remember(message.occurrence, message.id)
+    except Exception:
+        log.exception("occurrence marker failed", extra={"dedup_key": message.id})
 
 
 def _reject(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Result:

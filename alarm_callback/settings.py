@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         "publish",
         description="Store unreachable: publish without dedup (flagged) or answer 503 so Tencent resends.",
     )
+    record_occurrences: bool = Field(
+        False,
+        description="Also store one marker per alarm occurrence and state, which the history reconciler matches.",
+    )
     event_source: str = Field("alarm-callback", description="CloudEvents `source` of published messages.")
     log_level: str = Field("INFO", description="Python logging level.")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .message import Message
 from .publishers.base import Publisher
+from .receiver import remember_occurrence
 from .stores.base import Store
 
 log = logging.getLogger("alarm_callback")
@@ -26,7 +27,13 @@ class SweepReport:
     purged: int
 
 
-def sweep(store: Store, publisher: Publisher, now: float | None = None, limit: int = 100) -> SweepReport:
+def sweep(
+    store: Store,
+    publisher: Publisher,
+    now: float | None = None,
+    limit: int = 100,
+    record_occurrences: bool = False,
+) -> SweepReport:
     """Publish pending records whose claim lease has run out (at most `limit` per run)."""
     now = time.time() if now is None else now
     stale = store.pending(store.lease_seconds, now=now, limit=limit)
@@ -41,7 +48,8 @@ def sweep(store: Store, publisher: Publisher, now: float | None = None, limit: i
         if not claim.claimed:
             continue  # a resend took it over meanwhile
         try:
-            publisher.publish(Message.from_body(record.message))
+            message = Message.from_body(record.message)
+            publisher.publish(message)
         except Exception:
             log.exception("sweep publish failed", extra={"dedup_key": record.key})
             failed += 1
@@ -51,6 +59,8 @@ def sweep(store: Store, publisher: Publisher, now: float | None = None, limit: i
             store.mark_published(record.key, now=now)
         except Exception:  # published; the next sweep may repeat it under the same id
             log.exception("sweep mark_published failed", extra={"dedup_key": record.key})
+        if record_occurrences:
+            remember_occurrence(store, message)
     purged = store.purge(now)
     report = SweepReport(len(stale), published, failed, purged)
     log.info("sweep done", extra={"published": published, "failed": failed})

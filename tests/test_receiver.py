@@ -264,3 +264,35 @@ def test_replay_path_does_not_requarantine(receiver: Receiver) -> None:
     result = receiver.accept(b"{still bad", source="replay", quarantine=False)
     assert result.response.status == 400 and result.outcome is Outcome.REJECTED
     assert quarantined(receiver) == []
+
+
+def test_occurrence_markers_for_the_reconciler(metric_sample: dict[str, Any]) -> None:
+    store = MemoryStore()
+    receiver = Receiver(store, MemoryPublisher(), MemoryQuarantine(), record_occurrences=True)
+    post(receiver, metric_sample)
+    repeat = {**metric_sample, "sessionId": "repeat-1"}
+    post(receiver, repeat)
+    recovery = {**metric_sample, "sessionId": "recovery-1", "alarmStatus": 0}
+    post(receiver, recovery)
+    event = decode(published(receiver)[0].body)
+    first = 1489014000  # 2017-03-09 07:00:00 +08:00
+    markers = sorted(k for k in store._records if k.startswith("occ:"))
+    assert markers == [f"occ:{event.fingerprint}:{first}:firing", f"occ:{event.fingerprint}:{first}:resolved"]
+    assert all(store.get(k).status == PUBLISHED for k in markers)  # type: ignore[union-attr]
+
+
+def test_no_occurrence_markers_by_default(metric_sample: dict[str, Any]) -> None:
+    store = MemoryStore()
+    post(Receiver(store, MemoryPublisher(), MemoryQuarantine()), metric_sample)
+    assert list(store._records) == ["xxxxxxxx"]
+
+
+def test_sweeper_records_the_occurrence_it_publishes(metric_sample: dict[str, Any]) -> None:
+    store, publisher = MemoryStore(lease_seconds=10), FlakyPublisher()
+    post(Receiver(store, publisher, MemoryQuarantine(), record_occurrences=True), metric_sample)
+    assert not any(k.startswith("occ:") for k in store._records)
+    publisher.down = False
+    record = store.get("xxxxxxxx")
+    assert record is not None
+    sweep(store, publisher, now=record.lease_until + 1, record_occurrences=True)
+    assert sum(k.startswith("occ:") for k in store._records) == 1

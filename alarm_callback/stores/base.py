@@ -111,6 +111,12 @@ class Store(ABC):
     def pending(self, older_than: float, now: float | None = None, limit: int = 100) -> list[Record]:
         """Pending records last touched more than `older_than` seconds ago, oldest first."""
 
+    def remember(self, key: str, message: str, now: float | None = None) -> None:
+        """Record `key` as published without a hand-off of its own (occurrence markers for
+        the reconciler). Backends may override with a single write."""
+        if self.claim(key, message, now).claimed:
+            self.mark_published(key, now)
+
     def purge(self, now: float | None = None) -> int:
         """Delete expired published records; backends with native TTL need not."""
         return 0
