@@ -7,13 +7,15 @@ invocation, and reused while the container is warm.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import asdict
 from typing import Any
 
 from . import handlers, log
 from .errors import ConfigError
-from .handlers.base import Adapter, select
+from .handlers.base import Adapter, UnknownEventError, select
+from .http import Response
 from .receiver import Receiver
 from .settings import Settings
 from .sweeper import sweep
@@ -43,8 +45,31 @@ def adapters(platform: str) -> tuple[type[Adapter], ...]:
 
 
 def serve(event: Any, context: Any, platform: str) -> Any:
-    adapter = select(event, context, adapters(platform))
-    return adapter.render(receiver().handle(adapter.request))
+    """Route one platform event through the receiver.
+
+    An event no adapter recognises is kept in the quarantine and raised (the platform shows
+    a failed invocation). An event an adapter recognises but cannot read (a broken envelope)
+    is kept too and answered 400 in the adapter's own reply shape."""
+    current = receiver()
+    try:
+        adapter = select(event, context, adapters(platform))
+    except UnknownEventError as exc:
+        current.keep(_event_bytes(event), "unknown_event", str(exc), f"{platform}-entry")
+        raise
+    try:
+        request = adapter.request
+    except Exception as exc:
+        detail = f"unreadable {adapter.name} event: {type(exc).__name__}"
+        current.keep(_event_bytes(event), "bad_event", detail, adapter.name)
+        return adapter.render(Response.error(400, "bad_event", detail))
+    return adapter.render(current.handle(request))
+
+
+def _event_bytes(event: Any) -> bytes:
+    try:
+        return json.dumps(event, default=repr).encode()
+    except (TypeError, ValueError):
+        return repr(event).encode()
 
 
 def lambda_handler(event: Any, context: Any) -> Any:

@@ -221,14 +221,18 @@ class Receiver:
         truncated: bool = False,
     ) -> Result:
         if quarantine:
-            # Content-addressed: Tencent resends a refused body 3 more times; keep it once.
-            item_id = hashlib.sha256(body).hexdigest()[:32]
-            item = Quarantined(item_id, time.time(), code, detail, body, source, truncated)
-            try:
-                self.quarantine.put(item)
-            except Exception:  # last resort: the log keeps it
-                log.exception("quarantine failed: %s", body[:4096].decode("utf-8", "replace"), extra={"reason": code})
+            self.keep(body, code, detail, source, truncated)
         return _reject(status, code, detail)
+
+    def keep(self, body: bytes, reason: str, detail: str, source: str, truncated: bool = False) -> None:
+        """Put a refused body (or a whole unreadable platform event) in the quarantine.
+        Content-addressed: Tencent resends a refused body 3 more times; it is kept once."""
+        item_id = hashlib.sha256(body).hexdigest()[:32]
+        item = Quarantined(item_id, time.time(), reason, detail, body, source, truncated)
+        try:
+            self.quarantine.put(item)
+        except Exception:  # last resort: the log keeps it
+            log.exception("quarantine failed: %s", body[:4096].decode("utf-8", "replace"), extra={"reason": reason})
 
 
 def remember_occurrence(store: Store, message: Message) -> None:
