@@ -19,15 +19,19 @@ from .stores.base import Store
 STORES: dict[str, str] = {
     "memory": "alarm_callback.stores.memory:MemoryStore",
     "sqlite": "alarm_callback.stores.sqlite:SQLiteStore",
+    "dynamodb": "alarm_callback.stores.dynamodb:DynamoDBStore",
 }
 PUBLISHERS: dict[str, str] = {
     "memory": "alarm_callback.publishers.memory:MemoryPublisher",
     "sqlite": "alarm_callback.publishers.sqlite:SQLiteQueue",
     "stdout": "alarm_callback.publishers.stdout:StdoutPublisher",
+    "sqs": "alarm_callback.publishers.sqs:SQSPublisher",
+    "sns": "alarm_callback.publishers.sns:SNSPublisher",
 }
 QUARANTINES: dict[str, str] = {
     "memory": "alarm_callback.quarantine.memory:MemoryQuarantine",
     "sqlite": "alarm_callback.quarantine.sqlite:SQLiteQuarantine",
+    "dynamodb": "alarm_callback.stores.dynamodb:DynamoDBQuarantine",
 }
 
 

@@ -10,7 +10,11 @@ from collections.abc import Sequence
 
 from .base import Adapter, UnknownEventError, select
 
-AWS: tuple[str, ...] = ()
+AWS: tuple[str, ...] = (
+    "alarm_callback.handlers.aws:RestApiAdapter",
+    "alarm_callback.handlers.aws:HttpApiAdapter",
+    "alarm_callback.handlers.aws:FunctionUrlAdapter",
+)
 SCF: tuple[str, ...] = ()
 
 

@@ -1,0 +1,317 @@
+"""DynamoDB store, SQS and SNS publishers against moto, in process (`mock_aws`)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from alarm_callback.backends import publisher_from_settings, quarantine_from_settings, store_from_settings
+from alarm_callback.clouds import aws
+from alarm_callback.errors import ConfigError, PublishError, QuarantineError, StoreError
+from alarm_callback.message import Message
+from alarm_callback.publishers.sns import SNSPublisher
+from alarm_callback.publishers.sqs import SQSPublisher
+from alarm_callback.quarantine.base import Quarantined
+from alarm_callback.settings import Settings
+from alarm_callback.stores.base import PENDING, PUBLISHED, ClaimStatus
+from alarm_callback.stores.dynamodb import DynamoDBQuarantine, DynamoDBStore, table_definition
+from tests.test_stores import T0, check_concurrent_claims, check_store_semantics
+
+REGION = "us-east-1"
+MSG = Message(
+    id="sess-1",
+    body='{"id":"sess-1"}',
+    group="fp-1",
+    attributes={
+        "status": "firing",
+        "kind": "metric",
+        "namespace": "qce/cvm",
+        "region": "ap-guangzhou",
+        "policy_id": "p",
+    },
+)
+
+
+def dummy_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and a region, and no endpoint override from the caller's shell."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    dummy_credentials(monkeypatch)
+    aws.reset_clients()
+    with mock_aws():
+        yield
+    aws.reset_clients()
+
+
+@pytest.fixture
+def table(mocked: None) -> str:
+    name = unique("outbox")
+    boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(name))
+    return name
+
+
+def receive_all(queue_url: str) -> list[Any]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    found: list[Any] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not batch:
+            return found
+        found.extend(batch)
+        for item in batch:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=item["ReceiptHandle"])
+
+
+def as_sqs_url(https_url: str) -> str:
+    return "sqs://" + https_url.removeprefix("https://").removeprefix("http://")
+
+
+# -- DynamoDB store --------------------------------------------------------------------------
+
+
+def test_dynamodb_store_semantics(table: str) -> None:
+    check_store_semantics(DynamoDBStore(table, ttl_seconds=100, lease_seconds=10))
+
+
+def test_dynamodb_concurrent_claims_from_16_threads(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB evaluates a condition and writes atomically; moto checks then writes, so two
+    threads can both pass its check (about 1 run in 40). The lock gives moto the service's
+    atomicity; what is tested is that the store turns it into exactly one CLAIMED."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    put_item = DynamoDBBackend.put_item
+    lock = threading.Lock()
+
+    def atomic_put_item(self: DynamoDBBackend, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return put_item(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoDBBackend, "put_item", atomic_put_item)
+    check_concurrent_claims(lambda: DynamoDBStore(table, ttl_seconds=100, lease_seconds=10), threads=16)
+
+
+def test_dynamodb_record_layout_ttl_and_sparse_index(table: str) -> None:
+    store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
+    raw = boto3.client("dynamodb", region_name=REGION)
+    store.claim("k", "m", now=T0)
+    item = raw.get_item(TableName=table, Key={"pk": {"S": "k"}})["Item"]
+    assert item["status"] == {"S": PENDING} and item["outbox"] == {"S": "pending"}
+    assert "ttl" not in item  # a pending record is owed to the queue: TTL must not delete it
+    store.mark_published("k", now=T0 + 1)
+    item = raw.get_item(TableName=table, Key={"pk": {"S": "k"}})["Item"]
+    assert item["status"] == {"S": PUBLISHED} and "outbox" not in item
+    assert int(item["ttl"]["N"]) >= T0 + 100  # not before the record's own expiry
+    assert (
+        raw.query(
+            TableName=table,
+            IndexName="pending",
+            KeyConditionExpression="outbox = :p",
+            ExpressionAttributeValues={":p": {"S": "pending"}},
+        )["Items"]
+        == []
+    )
+
+
+def test_dynamodb_duplicate_costs_one_call(table: str) -> None:
+    """The losing claim learns the winner's record from ALL_OLD, without a GetItem."""
+    store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
+    store.claim("k", "first", now=T0)
+    store.mark_published("k", now=T0)
+    calls: list[str] = []
+    store.client.meta.events.register("before-call.dynamodb", lambda model, **kw: calls.append(model.name))
+    dup = store.claim("k", "second", now=T0 + 1)
+    assert dup.status is ClaimStatus.PUBLISHED and dup.record.message == "first"
+    assert calls == ["PutItem"]
+
+
+def test_dynamodb_mark_published_of_a_missing_key_is_a_no_op(table: str) -> None:
+    store = DynamoDBStore(table)
+    store.mark_published("never-claimed")
+    assert store.get("never-claimed") is None
+
+
+def test_dynamodb_pending_is_bounded_and_paged(table: str) -> None:
+    store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
+    for i in range(25):
+        store.claim(f"k{i:02d}", "m", now=T0 + i)
+    found = store.pending(older_than=10, now=T0 + 100, limit=20)
+    assert [r.key for r in found] == [f"k{i:02d}" for i in range(20)]
+
+
+def test_dynamodb_errors_are_store_errors(mocked: None) -> None:
+    store = DynamoDBStore(unique("missing-table"))
+    with pytest.raises(StoreError, match="ResourceNotFoundException"):
+        store.claim("k", "m")
+    with pytest.raises(StoreError):
+        store.pending(0)
+
+
+def test_dynamodb_from_settings(table: str) -> None:
+    store = store_from_settings(Settings(store_url=f"dynamodb://{table}", dedup_ttl_seconds=120))
+    assert isinstance(store, DynamoDBStore) and store.table == table and store.ttl_seconds == 120
+    with pytest.raises(ConfigError, match="table name"):
+        store_from_settings(Settings(store_url="dynamodb://"))
+
+
+def test_dynamodb_quarantine_round_trip_beside_the_outbox(table: str) -> None:
+    quarantine = quarantine_from_settings(Settings(quarantine_url=f"dynamodb://{table}"))
+    assert isinstance(quarantine, DynamoDBQuarantine)
+    store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
+    store.claim("k", "m", now=T0)
+    newer = Quarantined("b", T0 + 2, "invalid_json", "bad", b"\xff{", "aws-http-api", truncated=True)
+    older = Quarantined("a", T0 + 1, "missing_id", "no id", b"{}", "aws-rest-api")
+    quarantine.put(newer)
+    quarantine.put(older)
+    assert quarantine.list() == [older, newer]
+    assert [r.key for r in store.pending(older_than=0, now=T0 + 100)] == ["k"]  # apart from the outbox
+    quarantine.delete("a")
+    assert quarantine.list(limit=10) == [newer]
+    with pytest.raises(QuarantineError):
+        DynamoDBQuarantine(unique("missing-table")).put(older)
+
+
+# -- SQS -----------------------------------------------------------------------------------
+
+
+def test_sqs_standard_queue_with_attributes(mocked: None) -> None:
+    url = boto3.client("sqs", region_name=REGION).create_queue(QueueName=unique("alarms"))["QueueUrl"]
+    publisher = publisher_from_settings(Settings(queue_url=as_sqs_url(url)))
+    assert isinstance(publisher, SQSPublisher) and not publisher.fifo
+    publisher.publish(MSG)
+    [got] = receive_all(url)
+    assert got["Body"] == MSG.body
+    attributes = {name: value["StringValue"] for name, value in got["MessageAttributes"].items()}
+    assert attributes == MSG.attributes
+
+
+def test_sqs_fifo_queue_groups_by_fingerprint_and_dedups_by_key(mocked: None) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName=unique("alarms") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    publisher = SQSPublisher.from_url(urlsplit(as_sqs_url(url)), Settings())
+    assert publisher.fifo
+    publisher.publish(MSG)
+    publisher.publish(MSG)  # a sweeper repeat: same dedup id, dropped by SQS
+    publisher.publish(Message(id="sess-2", body='{"id":"sess-2"}', group="fp-1"))
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in got] == [MSG.body, '{"id":"sess-2"}']
+    assert {m["Attributes"]["MessageGroupId"] for m in got} == {"fp-1"}
+    assert [m["Attributes"]["MessageDeduplicationId"] for m in got] == ["sess-1", "sess-2"]
+
+
+def test_sqs_long_ids_are_hashed_to_fit(mocked: None) -> None:
+    ids = aws.fifo_ids(Message(id="x" * 200, body="{}"))
+    assert len(ids["MessageDeduplicationId"]) == 64 and ids["MessageGroupId"] == ids["MessageDeduplicationId"]
+
+
+def test_sqs_attributes_stay_within_the_limit() -> None:
+    many = Message(id="a", body="{}", attributes={f"a{i:02d}": "v" for i in range(14)})
+    assert len(aws.message_attributes(many)) == 10
+
+
+def test_sqs_oversized_message_is_refused_before_sending(mocked: None) -> None:
+    publisher = SQSPublisher(f"https://sqs.{REGION}.amazonaws.com/123456789012/any", region=REGION)
+    with pytest.raises(PublishError, match="at most 262144"):
+        publisher.publish(Message(id="big", body="x" * 262_140, attributes={"status": "firing"}))
+
+
+def test_sqs_failure_is_a_publish_error(mocked: None) -> None:
+    publisher = SQSPublisher.from_url(urlsplit(f"sqs://sqs.{REGION}.amazonaws.com/123456789012/nope"), Settings())
+    with pytest.raises(PublishError, match="sqs send_message failed"):
+        publisher.publish(MSG)
+
+
+@pytest.mark.parametrize(
+    ("url", "region"),
+    [
+        ("sqs://sqs.eu-west-1.amazonaws.com/123456789012/q", "eu-west-1"),
+        ("sqs://sqs.cn-north-1.amazonaws.com.cn/123456789012/q", "cn-north-1"),
+        ("sqs://ap-southeast-1.queue.amazonaws.com/123456789012/q", "ap-southeast-1"),
+    ],
+)
+def test_sqs_region_comes_from_the_queue_url(mocked: None, url: str, region: str) -> None:
+    publisher = SQSPublisher.from_url(urlsplit(url), Settings())
+    assert publisher.client.meta.region_name == region
+    assert publisher.queue_url == "https://" + url.removeprefix("sqs://")
+
+
+@pytest.mark.parametrize("url", ["sqs://", "sqs://host/only-name", "sqs://host/a/b/c"])
+def test_sqs_bad_urls_are_config_errors(url: str) -> None:
+    with pytest.raises(ConfigError, match="sqs://"):
+        SQSPublisher.from_url(urlsplit(url), Settings())
+
+
+# -- SNS -----------------------------------------------------------------------------------
+
+
+def test_sns_publish_with_attributes(mocked: None) -> None:
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name=unique("alarms"))["TopicArn"]
+    queue = sqs.create_queue(QueueName=unique("sub"))["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    publisher = publisher_from_settings(Settings(queue_url=f"sns://{topic}"))
+    assert isinstance(publisher, SNSPublisher) and publisher.client.meta.region_name == REGION
+    publisher.publish(MSG)
+    [got] = receive_all(queue)
+    assert got["Body"] == MSG.body
+    assert {k: v["StringValue"] for k, v in got["MessageAttributes"].items()} == MSG.attributes
+
+
+def test_sns_fifo_topic_gets_group_and_dedup_ids(mocked: None) -> None:
+    sns = boto3.client("sns", region_name=REGION)
+    topic = sns.create_topic(Name=unique("alarms") + ".fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    publisher = SNSPublisher(topic)
+    assert publisher.fifo
+    publisher.publish(MSG)  # moto refuses a FIFO publish without MessageGroupId
+
+
+def test_sns_errors(mocked: None) -> None:
+    with pytest.raises(ConfigError, match="topic ARN"):
+        SNSPublisher("not-an-arn")
+    publisher = SNSPublisher(f"arn:aws:sns:{REGION}:123456789012:{unique('missing')}")
+    with pytest.raises(PublishError, match="sns publish failed"):
+        publisher.publish(MSG)
+
+
+def test_client_config_fits_the_window() -> None:
+    config: Any = aws.client_config(aws.AwsSettings())
+    assert config.retries == {"mode": "standard", "max_attempts": 2}
+    # docs/aws.md: per call at most 2 x (connect + read) + one backoff of < 1 s.
+    worst = config.retries["max_attempts"] * (config.connect_timeout + config.read_timeout) + 1.0
+    assert worst <= 4.0
+
+
+def test_message_body_round_trips_as_json(mocked: None) -> None:
+    """What lands on the queue is the CloudEvent text, byte for byte."""
+    url = boto3.client("sqs", region_name=REGION).create_queue(QueueName=unique("alarms"))["QueueUrl"]
+    body = json.dumps({"id": "x", "data": {"text": "中文 ✓"}}, ensure_ascii=False)
+    SQSPublisher(url).publish(Message(id="x", body=body))
+    [got] = receive_all(url)
+    assert got["Body"] == body
