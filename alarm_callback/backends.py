@@ -20,6 +20,8 @@ STORES: dict[str, str] = {
     "memory": "alarm_callback.stores.memory:MemoryStore",
     "sqlite": "alarm_callback.stores.sqlite:SQLiteStore",
     "dynamodb": "alarm_callback.stores.dynamodb:DynamoDBStore",
+    "redis": "alarm_callback.stores.redis:RedisStore",
+    "rediss": "alarm_callback.stores.redis:RedisStore",
 }
 PUBLISHERS: dict[str, str] = {
     "memory": "alarm_callback.publishers.memory:MemoryPublisher",
@@ -27,6 +29,10 @@ PUBLISHERS: dict[str, str] = {
     "stdout": "alarm_callback.publishers.stdout:StdoutPublisher",
     "sqs": "alarm_callback.publishers.sqs:SQSPublisher",
     "sns": "alarm_callback.publishers.sns:SNSPublisher",
+    "cmq": "alarm_callback.publishers.cmq:CMQQueuePublisher",
+    "cmq-topic": "alarm_callback.publishers.cmq:CMQTopicPublisher",
+    "amqp": "alarm_callback.publishers.amqp:AMQPPublisher",
+    "amqps": "alarm_callback.publishers.amqp:AMQPPublisher",
 }
 QUARANTINES: dict[str, str] = {
     "memory": "alarm_callback.quarantine.memory:MemoryQuarantine",

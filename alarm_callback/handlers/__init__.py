@@ -15,7 +15,11 @@ AWS: tuple[str, ...] = (
     "alarm_callback.handlers.aws:HttpApiAdapter",
     "alarm_callback.handlers.aws:FunctionUrlAdapter",
 )
-SCF: tuple[str, ...] = ()
+SCF: tuple[str, ...] = (
+    "alarm_callback.handlers.scf:ApiGatewayAdapter",
+    "alarm_callback.handlers.scf:FunctionUrlAdapter",
+    "alarm_callback.handlers.scf:DirectInvocationAdapter",
+)
 
 
 def load(paths: Sequence[str]) -> tuple[type[Adapter], ...]:

@@ -1,0 +1,196 @@
+"""The Redis store against the real server on 127.0.0.1:6379: the shared store contract,
+concurrent claims from threads and from processes, the receiver and sweeper on top.
+Each test gets its own key prefix and deletes its keys afterwards."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import uuid
+from collections.abc import Callable, Iterator
+from urllib.parse import SplitResult, urlsplit
+
+import pytest
+import redis
+
+from alarm_callback import chaos
+from alarm_callback.backends import store_from_settings
+from alarm_callback.errors import PublishError, StoreError
+from alarm_callback.message import Message
+from alarm_callback.publishers.base import Publisher
+from alarm_callback.publishers.memory import MemoryPublisher
+from alarm_callback.quarantine.memory import MemoryQuarantine
+from alarm_callback.receiver import Outcome, Receiver
+from alarm_callback.settings import Settings
+from alarm_callback.stores.base import PENDING, PUBLISHED, ClaimStatus, Store
+from alarm_callback.stores.redis import RedisStore
+from alarm_callback.sweeper import sweep
+from tests.conftest import post, require_server
+from tests.test_stores import T0, check_concurrent_claims, check_store_semantics
+
+URL = "redis://127.0.0.1:6379/0"
+
+pytestmark = pytest.mark.integration
+
+
+def _store(prefix: str, ttl: float = 100, lease: float = 10) -> RedisStore:
+    return RedisStore.connect(urlsplit(f"{URL}?prefix={prefix}"), ttl, lease)
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    require_server("redis", "127.0.0.1", 6379)
+    name = f"test-{uuid.uuid4().hex}"
+    yield name
+    cleaner = _store(name)
+    cleaner.drop_all()
+    cleaner.close()
+
+
+@pytest.fixture
+def make_store(prefix: str) -> Iterator[Callable[[], Store]]:
+    stores: list[RedisStore] = []
+
+    def make() -> Store:
+        stores.append(_store(prefix))
+        return stores[-1]
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def test_store_semantics(make_store: Callable[[], Store]) -> None:
+    check_store_semantics(make_store())
+
+
+def test_concurrent_claims_from_threads(make_store: Callable[[], Store]) -> None:
+    check_concurrent_claims(make_store, threads=16)
+
+
+def _claim_in_process(prefix: str, barrier: multiprocessing.synchronize.Barrier, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    store = _store(prefix)
+    barrier.wait()
+    out.put(store.claim("cross-process", "m").status.value)
+    store.close()
+
+
+def test_concurrent_claims_from_processes(prefix: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    n = 8
+    barrier = ctx.Barrier(n)
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_claim_in_process, args=(prefix, barrier, out)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    statuses = sorted(out.get(timeout=5) for _ in range(n))
+    assert statuses.count("claimed") == 1
+    assert statuses.count("in_progress") == n - 1
+
+
+def test_keys_live_under_the_prefix_and_expire_only_when_published(prefix: str) -> None:
+    store = _store(prefix)
+    store.claim("k", "m")
+    key = f"{{{prefix}}}:r:k"
+    assert store.client.ttl(key) == -1  # pending: no expiry, still owed to the queue
+    assert store.client.zscore(f"{{{prefix}}}:pending", "k") is not None
+    store.mark_published("k")
+    assert 0 < store.client.ttl(key) <= 100
+    assert store.client.zscore(f"{{{prefix}}}:pending", "k") is None
+    assert all(k.startswith(f"{{{prefix}}}:") for k in store.client.keys(f"*{prefix}*"))
+    store.close()
+
+
+def test_published_record_that_vanished_is_claimable_again(prefix: str) -> None:
+    store = _store(prefix)
+    store.claim("k", "m", now=T0)
+    store.mark_published("k", now=T0)
+    store.client.delete(f"{{{prefix}}}:r:k")  # what Redis expiry does
+    assert store.claim("k", "m2", now=T0 + 1).status is ClaimStatus.CLAIMED
+    store.close()
+
+
+def test_mark_published_of_an_unknown_key_writes_nothing(prefix: str) -> None:
+    store = _store(prefix)
+    store.mark_published("ghost", now=T0)
+    assert store.get("ghost") is None
+    store.close()
+
+
+def test_pending_drops_orphaned_index_entries(prefix: str) -> None:
+    store = _store(prefix)
+    store.claim("a", "m", now=T0)
+    store.claim("b", "m", now=T0 + 1)
+    store.client.delete(f"{{{prefix}}}:r:a")
+    assert [r.key for r in store.pending(10, now=T0 + 100)] == ["b"]
+    assert store.client.zcard(f"{{{prefix}}}:pending") == 1
+    store.close()
+
+
+def test_from_settings_uses_ttl_lease_and_prefix(prefix: str) -> None:
+    settings = Settings(
+        store_url=f"{URL}?prefix={prefix}&socket_timeout=2", dedup_ttl_seconds=120, claim_lease_seconds=3
+    )
+    store = store_from_settings(settings)
+    assert isinstance(store, RedisStore)
+    assert (store.prefix, store.ttl_seconds, store.lease_seconds) == (prefix, 120, 3)
+    kwargs = store.client.connection_pool.connection_kwargs
+    assert kwargs["socket_timeout"] == 2.0 and kwargs["socket_connect_timeout"] == 0.5
+    store.close()
+
+
+def test_unreachable_server_is_a_store_error() -> None:
+    store = RedisStore.connect(urlsplit("redis://127.0.0.1:1/0?socket_connect_timeout=0.2"))
+    with pytest.raises(StoreError):
+        store.claim("k", "m")
+    with pytest.raises(StoreError):
+        store.pending(0)
+    with pytest.raises(StoreError):
+        store.mark_published("k")
+    with pytest.raises(StoreError):
+        store.get("k")
+
+
+class _Down(Publisher):
+    @classmethod
+    def from_url(cls, url: SplitResult, settings: Settings) -> _Down:
+        return cls()
+
+    def publish(self, message: Message) -> None:
+        raise PublishError("queue down")
+
+
+def test_receiver_and_sweeper_on_redis(prefix: str, metric_sample: dict[str, object]) -> None:
+    store = _store(prefix, ttl=86400, lease=0.01)
+    receiver = Receiver(store, _Down(), MemoryQuarantine())
+    assert post(receiver, metric_sample).status == 200  # acked although the queue is down
+    record = store.get("xxxxxxxx")
+    assert record is not None and record.status == PENDING
+    queue = MemoryPublisher()
+    report = sweep(store, queue, now=record.updated_at + 1)
+    assert (report.published, [m.id for m in queue.messages]) == (1, ["xxxxxxxx"])
+    published = store.get("xxxxxxxx")
+    assert published is not None and published.status == PUBLISHED
+    # a resend after the hand-off is a duplicate: nothing more is published
+    again = Receiver(store, queue, MemoryQuarantine())
+    assert again.accept(json.dumps(metric_sample).encode()).outcome is Outcome.DUPLICATE
+    assert len(queue.messages) == 1
+    store.close()
+
+
+def test_chaos_run_on_redis_loses_nothing(prefix: str) -> None:
+    """The chaos run (faulted store and queue, resends, duplicates, sweeps) on the real
+    Redis store: every acked alarm published, no unexplained repeat, the outbox drained."""
+    report = chaos.run(_store(prefix, ttl=86400, lease=10), n=300, fault_rate=0.2, seed=7, backend="redis")
+    assert report.ok, report.table()
+    assert report.acked_not_published == 0 and report.outbox_left == 0
+
+
+def test_rediss_url_builds_a_tls_client_without_connecting() -> None:
+    store = store_from_settings(Settings(store_url="rediss://:p%40ss@redis.example:6380/2?prefix=tls"))
+    assert isinstance(store, RedisStore) and store.prefix == "tls"
+    pool = store.client.connection_pool
+    assert pool.connection_class is redis.SSLConnection
+    assert pool.connection_kwargs["password"] == "p@ss" and pool.connection_kwargs["db"] == 2
