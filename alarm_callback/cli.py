@@ -1,4 +1,4 @@
-"""`alarm-callback` (also `python -m alarm_callback`): serve, send, tail, quarantine, replay, sweep.
+"""`alarm-callback` (also `python -m alarm_callback`): serve, send, tail, quarantine, replay, sweep, reconcile.
 
 Human-readable output by default; `--json` prints one JSON object per line for scripts.
 Every command reads the same ``ALARM_CALLBACK_*`` settings as the functions do.
@@ -68,6 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sweep", help="publish outbox records whose hand-off failed")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_sweep)
+
+    p = sub.add_parser("reconcile", help="publish alarms from the Tencent alarm history that no callback delivered")
+    p.add_argument("--since", help="look back this far, by first occurrence (default 30m; s, m, h, d)")
+    p.add_argument("--until", help="leave the most recent this long to live callbacks (default 5m)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_reconcile)
     return parser
 
 
@@ -246,6 +252,33 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(
             f"found {report.found} stale pending, published {report.published}, failed {report.failed}, purged {report.purged}"
         )
+    return 1 if report.failed else 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from .clouds.tencent_history import TencentHistory
+    from .receiver import Receiver
+    from .reconcile import HistoryError, ReconcileSettings, parse_duration, reconcile, render, require_markers
+
+    settings, options = Settings(), ReconcileSettings()
+    require_markers(settings)
+    receiver = Receiver.from_settings(settings)
+    try:
+        report = reconcile(
+            TencentHistory.from_settings(options),
+            receiver.store,
+            receiver.publisher,
+            since=parse_duration(args.since or options.since),
+            until=parse_duration(args.until or options.until),
+            event_source=settings.event_source,
+        )
+    except HistoryError as exc:
+        print(f"alarm-callback: alarm history unavailable, nothing published: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(render(report))
     return 1 if report.failed else 0
 
 

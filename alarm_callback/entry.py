@@ -86,3 +86,24 @@ def sweep_handler(event: Any = None, context: Any = None) -> dict[str, int]:
     """Scheduled (timer) function on either cloud: drain the outbox."""
     current = receiver()
     return asdict(sweep(current.store, current.publisher, record_occurrences=current.record_occurrences))
+
+
+def reconcile_handler(event: Any = None, context: Any = None) -> dict[str, Any]:
+    """Scheduled (timer) function on either cloud: publish what the Tencent alarm history
+    holds and no callback delivered. Raises (a failed invocation) when the history cannot
+    be read; nothing is published then. An event may carry "since" / "until" ("30m")."""
+    from .clouds.tencent_history import TencentHistory
+    from .reconcile import ReconcileSettings, parse_duration, reconcile, require_markers
+
+    current, config, options = receiver(), settings(), ReconcileSettings()
+    require_markers(config)
+    window = event if isinstance(event, dict) else {}
+    report = reconcile(
+        TencentHistory.from_settings(options),
+        current.store,
+        current.publisher,
+        since=parse_duration(window.get("since") or options.since),
+        until=parse_duration(window.get("until") or options.until),
+        event_source=config.event_source,
+    )
+    return report.summary()
