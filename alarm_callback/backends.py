@@ -38,6 +38,8 @@ QUARANTINES: dict[str, str] = {
     "memory": "alarm_callback.quarantine.memory:MemoryQuarantine",
     "sqlite": "alarm_callback.quarantine.sqlite:SQLiteQuarantine",
     "dynamodb": "alarm_callback.stores.dynamodb:DynamoDBQuarantine",
+    "redis": "alarm_callback.quarantine.redis:RedisQuarantine",
+    "rediss": "alarm_callback.quarantine.redis:RedisQuarantine",
 }
 
 

@@ -7,15 +7,27 @@ files under ``.data/``.
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Cloud credentials the runtime hands the function: never logged even if an SDK quotes them.
+_CLOUD_SECRETS = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "TENCENTCLOUD_SECRETKEY",
+    "TENCENTCLOUD_SESSIONTOKEN",
+    "ALARM_CALLBACK_TENCENT_SECRET_KEY",
+    "ALARM_CALLBACK_TENCENT_SESSION_TOKEN",
+)
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ALARM_CALLBACK_", extra="ignore", frozen=True)
+    # env_ignore_empty: deployment templates write unset values as "" (`${env:X}`); that means "default".
+    model_config = SettingsConfigDict(env_prefix="ALARM_CALLBACK_", extra="ignore", frozen=True, env_ignore_empty=True)
 
     token: SecretStr | None = Field(
         None, description="Shared secret: last path segment (/callback/<token>) or ?token=."
@@ -69,6 +81,7 @@ class Settings(BaseSettings):
         if self.basic_auth is not None:
             pair = self.basic_auth.get_secret_value()
             found += [pair, pair.split(":", 1)[1]]
+        found += [os.environ.get(name, "") for name in _CLOUD_SECRETS]
         for urls in (self.store_url, self.queue_url, self.quarantine_url):
             for url in urls.split(","):
                 password = urlsplit(url.strip()).password

@@ -194,3 +194,21 @@ def test_rediss_url_builds_a_tls_client_without_connecting() -> None:
     pool = store.client.connection_pool
     assert pool.connection_class is redis.SSLConnection
     assert pool.connection_kwargs["password"] == "p@ss" and pool.connection_kwargs["db"] == 2
+
+
+def test_redis_quarantine_round_trip(prefix: str) -> None:
+    from alarm_callback.backends import quarantine_from_settings
+    from alarm_callback.quarantine.base import Quarantined
+    from alarm_callback.quarantine.redis import RedisQuarantine
+
+    quarantine = quarantine_from_settings(Settings(quarantine_url=f"{URL}?prefix={prefix}"))
+    assert isinstance(quarantine, RedisQuarantine)
+    first = Quarantined("a1", T0, "invalid_json", "bad", b"\xff{not json", "scf-apigw", truncated=True)
+    second = Quarantined("b2", T0 + 1, "missing_id", "no id", b"{}", "scf-direct")
+    quarantine.put(second)
+    quarantine.put(first)
+    assert quarantine.list() == [first, second]
+    assert quarantine.list(limit=1) == [first]
+    quarantine.delete("a1")
+    assert quarantine.list() == [second]
+    quarantine.close()

@@ -91,15 +91,17 @@ def _instance(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text())  # type: ignore[no-any-return]
 
 
-def test_serverless_config_deploys_callback_and_sweeper() -> None:
-    """The two `component: scf` instances: handlers that exist, Python3.10, the package
+def test_serverless_config_deploys_callback_sweeper_and_reconciler() -> None:
+    """The three `component: scf` instances: handlers that exist, Python3.10, the package
     `make package-scf` leaves in build/scf, the triggers and the 5 s budget."""
     callback_yml = ROOT / "deploy" / "tencent" / "serverless.yml"
     sweeper_yml = ROOT / "deploy" / "tencent" / "sweeper" / "serverless.yml"
-    callback, sweeper = _instance(callback_yml), _instance(sweeper_yml)
+    reconcile_yml = ROOT / "deploy" / "tencent" / "reconcile" / "serverless.yml"
+    callback, sweeper, reconcile = _instance(callback_yml), _instance(sweeper_yml), _instance(reconcile_yml)
     for config, path, handler_name in (
         (callback, callback_yml, "main_handler"),
         (sweeper, sweeper_yml, "sweep_handler"),
+        (reconcile, reconcile_yml, "reconcile_handler"),
     ):
         assert config["component"] == "scf" and config["app"] == "alarm-callback"
         inputs = config["inputs"]
@@ -116,6 +118,10 @@ def test_serverless_config_deploys_callback_and_sweeper() -> None:
     assert callback["inputs"]["environment"]["variables"]["ALARM_CALLBACK_SCF_RESPONSE"] == "integration"
     [timer] = [e["timer"] for e in sweeper["inputs"]["events"]]
     assert timer["parameters"]["cronExpression"].split()[:2] == ["0", "*/1"]  # every minute
+    [timer] = [e["timer"] for e in reconcile["inputs"]["events"]]
+    assert timer["parameters"]["cronExpression"].split()[:2] == ["0", "*/10"]
+    for config in (callback, sweeper, reconcile):  # markers on every instance, or the reconciler misfires
+        assert "ALARM_CALLBACK_RECORD_OCCURRENCES" in config["inputs"]["environment"]["variables"]
 
 
 def python310() -> str:

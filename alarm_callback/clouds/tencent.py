@@ -38,7 +38,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
-from tencentcloud.tdmq.v20200217.tdmq_client import TdmqClient
 
 from ..errors import ConfigError
 
@@ -166,6 +165,9 @@ def _build(region: str, endpoint: str | None) -> Any:
         )
     retryer = Retryer(settings.max_attempts, settings.retry_delay)
     profile = ClientProfile(httpProfile=http_profile(settings, endpoint), language="en-US", retryer=retryer)
+    # Imported here so the reconciler (monitor SDK only) does not need the TDMQ package.
+    from tencentcloud.tdmq.v20200217.tdmq_client import TdmqClient
+
     return TdmqClient(credential, region, profile)
 
 

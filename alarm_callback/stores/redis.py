@@ -84,8 +84,6 @@ class RedisStore(Store):
         lease_seconds: float = 10.0,
     ) -> None:
         super().__init__(ttl_seconds, lease_seconds)
-        if not prefix:
-            raise ConfigError("redis:// prefix must not be empty")
         self.client = client
         self.prefix = prefix
         self._tag = "{" + prefix + "}"
@@ -99,16 +97,7 @@ class RedisStore(Store):
 
     @classmethod
     def connect(cls, url: SplitResult, ttl_seconds: float = 86400, lease_seconds: float = 10.0) -> RedisStore:
-        """Build the client: our ``prefix`` is taken out of the query, redis-py reads the rest."""
-        query = dict(parse_qsl(url.query, keep_blank_values=True))
-        prefix = query.pop("prefix", DEFAULT_PREFIX)
-        query = {**_TIMEOUTS, **query}
-        client = redis.Redis.from_url(
-            url._replace(query=urlencode(query)).geturl(),
-            retry=Retry(NoBackoff(), 1),
-            retry_on_timeout=True,
-            decode_responses=True,
-        )
+        client, prefix = connect(url)
         return cls(client, prefix, ttl_seconds, lease_seconds)
 
     def _key(self, key: str) -> str:
@@ -168,6 +157,23 @@ class RedisStore(Store):
             return int(self.client.delete(*keys)) if keys else 0
         except redis.RedisError as exc:
             raise StoreError(f"redis drop_all failed: {exc}") from exc
+
+
+def connect(url: SplitResult) -> tuple[redis.Redis, str]:
+    """The client for a ``redis://`` URL and the key prefix: our ``prefix`` is taken out of
+    the query, redis-py reads the rest. Shared by the store and the quarantine."""
+    query = dict(parse_qsl(url.query, keep_blank_values=True))
+    prefix = query.pop("prefix", DEFAULT_PREFIX)
+    if not prefix:
+        raise ConfigError("redis:// prefix must not be empty")
+    query = {**_TIMEOUTS, **query}
+    client = redis.Redis.from_url(
+        url._replace(query=urlencode(query)).geturl(),
+        retry=Retry(NoBackoff(), 1),
+        retry_on_timeout=True,
+        decode_responses=True,
+    )
+    return client, prefix
 
 
 def _pairs(flat: Any) -> dict[str, str]:
