@@ -23,3 +23,5 @@ package-scf: venv
 deploy-scf: package-scf
 	cd deploy/tencent && STAGE=$(or $(STAGE),prod) scf deploy
 	cd deploy/tencent/sweeper && STAGE=$(or $(STAGE),prod) scf deploy
+	@# the reconciler needs RECORD_OCCURRENCES=true everywhere: deploy it with RECONCILE=1
+	if [ -n "$(RECONCILE)" ]; then cd deploy/tencent/reconcile && STAGE=$(or $(STAGE),prod) scf deploy; fi
