@@ -183,7 +183,7 @@ def test_receiver_and_sweeper_on_redis(prefix: str, metric_sample: dict[str, obj
 def test_chaos_run_on_redis_loses_nothing(prefix: str) -> None:
     """The chaos run (faulted store and queue, resends, duplicates, sweeps) on the real
     Redis store: every acked alarm published, no unexplained repeat, the outbox drained."""
-    report = chaos.run(_store(prefix, ttl=86400, lease=10), n=300, fault_rate=0.2, seed=7, backend="redis")
+    report = chaos.run(_store(prefix, ttl=86400, lease=10), n=1000, fault_rate=0.2, seed=7, backend="redis")
     assert report.ok, report.table()
     assert report.acked_not_published == 0 and report.outbox_left == 0
 
