@@ -15,6 +15,7 @@ help:
 	@echo "make test   - ruff, mypy and pytest"
 	@echo "make schema - regenerate schema/alarm-event.schema.json from the model"
 	@echo "make chaos  - 10,000 alarms through faulted backends; prints the loss/repeat table"
+	@echo "make bench  - cold start, warm cost, local server, package sizes, memory (benchmarks/RESULTS.md)"
 
 venv: $(STAMP)
 

@@ -46,12 +46,13 @@ class App:
             return
         body = await _read_body(receive, self.receiver.max_body_bytes + 1)
         client = scope.get("client")
+        query_string: bytes = scope.get("query_string", b"")
         request = Request(
             method=scope["method"],
             path=path,
             body=body,
             headers={name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]},
-            query=dict(reversed(parse_qsl(scope.get("query_string", b"").decode("latin-1")))),
+            query=dict(reversed(parse_qsl(query_string.decode("latin-1")))) if query_string else {},
             source_ip=client[0] if client else None,
             source="asgi",
         )
@@ -74,8 +75,15 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+_JSON_ONLY = {"content-type": "application/json"}
+_JSON_HEADER = (b"content-type", b"application/json")
+
+
 async def _respond(send: Send, response: Response) -> None:
-    headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers.items()]
+    if response.headers == _JSON_ONLY:  # nearly every reply: skip re-encoding the one header
+        headers = [_JSON_HEADER]
+    else:
+        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers.items()]
     headers.append((b"content-length", str(len(response.body)).encode()))
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})

@@ -7,10 +7,11 @@ record into the JSON object.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import datetime, timezone
+import time
+
+from .http import json_encoder
 
 LOGGER = "alarm_callback"
 FIELDS = (
@@ -30,6 +31,28 @@ FIELDS = (
 
 EMF_NAMESPACE = "AlarmCallback"
 
+# json.dumps(entry, ensure_ascii=False, default=str), with the encoder built once
+_dumps = json_encoder(default=str)
+
+
+def _timestamp(created: float) -> str:
+    """`datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds")`,
+    with the date and time of day formatted once per second (the cache is one tuple, swapped
+    in one assignment, so threads never pair a second with another second's text)."""
+    global _second_text
+    seconds = int(created)
+    micros = round((created - seconds) * 1e6)
+    if micros >= 1_000_000:
+        seconds += 1
+        micros -= 1_000_000
+    cached = _second_text
+    if cached[0] != seconds:
+        cached = _second_text = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{cached[1]}.{micros // 1000:03d}+00:00"
+
+
+_second_text: tuple[int, str] = (-1, "")
+
 
 class JsonFormatter(logging.Formatter):
     """JSON lines. `secrets` are masked in every message and error text (a backend error can
@@ -44,7 +67,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "time": _timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": self._mask(record.getMessage()),
@@ -71,7 +94,7 @@ class JsonFormatter(logging.Formatter):
                     }
                 ],
             }
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _dumps(entry)
 
     def _mask(self, text: str) -> str:
         for secret in self.secrets:
@@ -90,3 +113,8 @@ def configure(level: str = "INFO", secrets: tuple[str, ...] = (), emf: bool = Fa
     handler.setFormatter(JsonFormatter(secrets, emf))
     logger.addHandler(handler)
     logger.propagate = False
+    # The JSON lines never show thread or process names: skip collecting them per record
+    # (the flags the logging HOWTO's "Optimization" section documents).
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False

@@ -42,17 +42,26 @@ class Message:
 
 def attributes_of(event: AlarmEvent) -> dict[str, str]:
     """Routing attributes: status, kind, namespace, region, policy id (only those present)."""
-    alarm = event.data
+    return _attributes(event.data, event.dedup, event.recovered)
+
+
+def _attributes(alarm: Alarm, dedup: str, recovered: bool) -> dict[str, str]:
     found = {
         "status": alarm.status,
         "kind": alarm.kind,
         "namespace": alarm.object.namespace,
         "region": alarm.object.region,
         "policy_id": alarm.policy.id,
-        "dedup": "skipped" if event.dedup == "skipped" else None,
-        "recovered": "true" if event.recovered else None,
+        "dedup": "skipped" if dedup == "skipped" else None,
+        "recovered": "true" if recovered else None,
     }
     return {key: value for key, value in found.items() if value}
+
+
+# Core validator and serializer of the envelope, called directly: `AlarmEvent(**fields)`
+# and `.model_dump_json()` do the same plus Python-level argument handling on every call.
+_validate_event = AlarmEvent.__pydantic_validator__.validate_python
+_dump_event = AlarmEvent.__pydantic_serializer__.to_json
 
 
 def to_event(
@@ -62,19 +71,22 @@ def to_event(
     dedup: Literal["checked", "skipped"] = "checked",
     recovered: bool = False,
 ) -> AlarmEvent:
-    return AlarmEvent(
-        id=alarm.id,
-        source=source,
-        type=EVENT_TYPE_PREFIX + alarm.status,
-        time=alarm.received_at,
-        subject=alarm.object.id,
-        alarmstatus=alarm.status,
-        alarmkind=alarm.kind,
-        fingerprint=alarm.fingerprint,
-        dedup=dedup,
-        recovered=recovered,
-        data=alarm,
+    event: AlarmEvent = _validate_event(
+        {
+            "id": alarm.id,
+            "source": source,
+            "type": EVENT_TYPE_PREFIX + alarm.status,
+            "time": alarm.received_at,
+            "subject": alarm.object.id,
+            "alarmstatus": alarm.status,
+            "alarmkind": alarm.kind,
+            "fingerprint": alarm.fingerprint,
+            "dedup": dedup,
+            "recovered": recovered,
+            "data": alarm,
+        }
     )
+    return event
 
 
 def encode(
@@ -84,12 +96,14 @@ def encode(
     dedup: Literal["checked", "skipped"] = "checked",
     recovered: bool = False,
 ) -> Message:
+    """The message for `alarm`: the CloudEvent serialized once (what the outbox stores and
+    every publisher sends) and the routing attributes read from the alarm itself."""
     event = to_event(alarm, source, dedup=dedup, recovered=recovered)
     return Message(
         id=alarm.id,
-        body=event.model_dump_json(),
+        body=_dump_event(event).decode(),
         group=alarm.fingerprint,
-        attributes=attributes_of(event),
+        attributes=_attributes(alarm, dedup, recovered),
         occurrence=occurrence_key(alarm.fingerprint, alarm.first_occur_time, alarm.status),
     )
 

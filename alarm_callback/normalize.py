@@ -8,7 +8,6 @@ cost the whole alarm.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any
@@ -16,16 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from .models.alarm import (
-    Alarm,
-    AlarmObject,
-    Condition,
-    Event,
-    Kind,
-    Notify,
-    Policy,
-    Status,
-)
+from .http import json_encoder
+from .models.alarm import Alarm, Kind, Status
 from .models.callback import TencentCallback
 
 MAX_ID_LENGTH = 256
@@ -65,6 +56,8 @@ _STATUS = {
 }
 _KINDS = {"metric": "metric", "event": "event"}
 _SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
+# json.dumps(..., separators=(",", ":"), ensure_ascii=False) without building an encoder per call
+_canonical = json_encoder(separators=(",", ":"))
 
 
 class MissingId(ValueError):
@@ -94,14 +87,19 @@ def load_timezone(name: str) -> tzinfo:
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """True when containers nest deeper than `limit` (checked without recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
+    """True when containers nest deeper than `limit` (checked level by level, without recursion)."""
+    level = [value]
+    depth = 1
+    while level:
         if depth > limit:
             return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+        below = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list or isinstance(child, (dict, list)):
+                    below.append(child)
+        level = below
+        depth += 1
     return False
 
 
@@ -196,8 +194,7 @@ def fingerprint(policy: str, subject: str, object_id: str | None, dimensions: di
             for key, value in dimensions.items()
             if key.lower() not in _DISPLAY_KEYS and value not in (None, "") and not isinstance(value, (dict, list))
         )
-    canonical = json.dumps([policy, subject, identity], separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return hashlib.sha256(_canonical([policy, subject, identity]).encode()).hexdigest()[:32]
 
 
 def occurrence_key(fingerprint: str, first_occur_time: datetime | None, status: str) -> str | None:
@@ -213,9 +210,8 @@ def policy_key(policy_id: str | None, policy_type: str | None, policy_name: str 
     return policy_id or f"{policy_type or ''}/{policy_name or ''}"
 
 
-def _status(callback: TencentCallback) -> Status:
-    value = (callback.alarm_status or "").lower()
-    status = _STATUS.get(value)
+def _status(value: str | None) -> Status:
+    status = _STATUS.get((value or "").lower())
     return status if status is not None else "unknown"  # type: ignore[return-value]
 
 
@@ -227,8 +223,16 @@ def _kind(callback: TencentCallback) -> Kind:
     return kind  # type: ignore[return-value]
 
 
+# The Alarm's core validator, called once on the whole nested dict: one pass in Rust
+# instead of one Python-level constructor per sub-model.
+_validate_alarm = Alarm.__pydantic_validator__.validate_python
+
+
 def normalize(body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime) -> Alarm:
-    """Build the Alarm for a decoded body whose dedup key is already known."""
+    """Build the Alarm for a decoded body whose dedup key is already known.
+
+    The Alarm is validated once, as one nested dict, by its core validator: one pass in
+    Rust instead of one Python-level constructor per sub-model."""
     try:
         callback = TencentCallback.model_validate(body)
     except ValidationError:
@@ -242,62 +246,65 @@ def normalize(body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime)
     dimensions = obj.dimensions
     object_id = object_id_of(dimensions)
     subject = (cond.metric_name if kind == "metric" else cond.event_name) or ""
-    return Alarm(
-        id=key,
-        session_id=callback.session_id,
-        status=_status(callback),
-        kind=kind,
-        fingerprint=fingerprint(
-            policy_key(policy.policy_id, policy.policy_type, policy.policy_name),
-            f"{kind}:{subject}",
-            object_id,
-            dimensions,
-        ),
-        level=callback.alarm_level,
-        first_occur_time=to_utc(callback.first_occur_time, tz),
-        recover_time=to_utc(callback.recover_time, tz),
-        duration_seconds=to_int(callback.duration_time),
-        object=AlarmObject(
-            id=object_id,
-            name=_object_name(dimensions),
-            region=obj.region,
-            namespace=obj.namespace or (cond.product_name if kind == "event" else None),
-            dimensions=dimensions,
-        ),
-        policy=Policy(
-            id=policy.policy_id,
-            name=policy.policy_name,
-            type=policy.policy_type,
-            type_name=policy.policy_type_cname,
-            type_ename=policy.policy_type_ename,
-            detail_url=callback.policy_detail_url,
-        ),
-        condition=Condition(
-            metric_name=cond.metric_name,
-            metric_show_name=cond.metric_show_name,
-            operator=cond.calc_type,
-            threshold=to_float(cond.calc_value),
-            current_value=to_float(cond.current_value),
-            unit=cond.unit or cond.calc_unit,
-            period_seconds=to_int(cond.period),
-            period_count=to_int(cond.period_num),
-        )
-        if kind == "metric"
-        else None,
-        event=Event(
-            product_name=cond.product_name,
-            product_show_name=cond.product_show_name,
-            event_name=cond.event_name,
-            event_show_name=cond.event_show_name,
-        )
-        if kind == "event"
-        else None,
-        notify=Notify(type=cond.alarm_notify_type, period_seconds=to_int(cond.alarm_notify_period)),
-        app_id=callback.app_id or obj.app_id,
-        uin=callback.uin,
-        received_at=received_at,
-        raw=body,
+    alarm: Alarm = _validate_alarm(
+        {
+            "id": key,
+            "session_id": callback.session_id,
+            "status": _status(callback.alarm_status),
+            "kind": kind,
+            "fingerprint": fingerprint(
+                policy_key(policy.policy_id, policy.policy_type, policy.policy_name),
+                f"{kind}:{subject}",
+                object_id,
+                dimensions,
+            ),
+            "level": callback.alarm_level,
+            "first_occur_time": to_utc(callback.first_occur_time, tz),
+            "recover_time": to_utc(callback.recover_time, tz),
+            "duration_seconds": to_int(callback.duration_time),
+            "object": {
+                "id": object_id,
+                "name": _object_name(dimensions),
+                "region": obj.region,
+                "namespace": obj.namespace or (cond.product_name if kind == "event" else None),
+                "dimensions": dimensions,
+            },
+            "policy": {
+                "id": policy.policy_id,
+                "name": policy.policy_name,
+                "type": policy.policy_type,
+                "type_name": policy.policy_type_cname,
+                "type_ename": policy.policy_type_ename,
+                "detail_url": callback.policy_detail_url,
+            },
+            "condition": {
+                "metric_name": cond.metric_name,
+                "metric_show_name": cond.metric_show_name,
+                "operator": cond.calc_type,
+                "threshold": to_float(cond.calc_value),
+                "current_value": to_float(cond.current_value),
+                "unit": cond.unit or cond.calc_unit,
+                "period_seconds": to_int(cond.period),
+                "period_count": to_int(cond.period_num),
+            }
+            if kind == "metric"
+            else None,
+            "event": {
+                "product_name": cond.product_name,
+                "product_show_name": cond.product_show_name,
+                "event_name": cond.event_name,
+                "event_show_name": cond.event_show_name,
+            }
+            if kind == "event"
+            else None,
+            "notify": {"type": cond.alarm_notify_type, "period_seconds": to_int(cond.alarm_notify_period)},
+            "app_id": callback.app_id or obj.app_id,
+            "uin": callback.uin,
+            "received_at": received_at,
+            "raw": body,
+        }
     )
+    return alarm
 
 
 def unknown_alarm(body: dict[str, Any], key: str, received_at: datetime) -> Alarm:

@@ -1,0 +1,46 @@
+"""`python -m benchmarks.serve subject|floor --port P --dir D`: one server of the local-server
+section, both under the same uvicorn settings. The subject is what `alarm-callback serve`
+runs (JSON log line per callback included, written to /dev/null here)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def app(kind: str, directory: str) -> Any:
+    if kind == "floor":
+        from .baselines.floor_app import FloorApp
+
+        return FloorApp(directory)
+    from alarm_callback import log
+    from alarm_callback.asgi import App
+    from alarm_callback.receiver import Receiver
+    from alarm_callback.settings import Settings
+
+    settings = Settings(
+        store_url=f"sqlite:///{directory}/store.db",
+        queue_url=f"sqlite:///{directory}/queue.db",
+        quarantine_url=f"sqlite:///{directory}/quarantine.db",
+        token=os.environ.get("ALARM_CALLBACK_TOKEN"),
+    )
+    log.configure(settings.log_level, settings.secrets())
+    return App(Receiver.from_settings(settings))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["subject", "floor"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--dir", required=True)
+    args = parser.parse_args()
+    import uvicorn
+
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - per-callback log lines: written, not kept
+    uvicorn.run(app(args.kind, args.dir), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Section 2: warm cost per callback, in-memory store and publisher (the handler's own CPU).
+
+The child process (``python -m benchmarks.warm``) runs, round after round, one batch per
+subject in rotating order: our handler through the AWS adapter (`entry.lambda_handler`,
+HTTP API event), through the SCF adapter (`entry.main_handler`, API gateway event), and
+the Powertools baseline on the same HTTP API events. Every callback has a new sessionId.
+Per batch: p50/p99 of the per-call wall time and the CPU time per callback (immune to the
+preemption a shared machine adds to wall times). Ratios compare batches of the same round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from .common import ROOT, Section, env_without_ours, median, percentile, ratios, run_json, spread
+
+GOAL_RATIO = 5.0
+
+_BACKENDS = {
+    "ALARM_CALLBACK_STORE_URL": "memory://",
+    "ALARM_CALLBACK_QUEUE_URL": "memory://",
+    "ALARM_CALLBACK_QUARANTINE_URL": "memory://",
+}
+
+
+def _subjects(n: int, round_no: int) -> list[tuple[str, Callable[[Any, Any], Any], list[Any], Any]]:
+    """(name, handler, events, context) for this round; each event has a fresh sessionId."""
+    from . import events
+
+    bodies = events.bodies()
+
+    def batch(prefix: str, wrap: Callable[[bytes], Any]) -> list[Any]:
+        return [wrap(events.distinct(bodies[i % len(bodies)], f"{prefix}-{round_no}-{i}")) for i in range(n)]
+
+    found: list[tuple[str, Callable[[Any, Any], Any], list[Any], Any]] = []
+    have_entry = (ROOT / "alarm_callback" / "entry.py").exists()
+    if have_entry and (ROOT / "alarm_callback" / "handlers" / "aws.py").exists():
+        from alarm_callback import entry
+
+        found.append(("aws", entry.lambda_handler, batch("aws", events.http_api), None))
+        found.append(("aws-nolog", entry.lambda_handler, batch("aws-nolog", events.http_api), None))
+    if have_entry and (ROOT / "alarm_callback" / "handlers" / "scf.py").exists():
+        from alarm_callback import entry
+
+        found.append(("scf", entry.main_handler, batch("scf", events.scf_api_gateway), None))
+    if not found:  # no adapters yet: the receiver itself
+        from alarm_callback.http import Request
+        from alarm_callback.publishers.memory import MemoryPublisher
+        from alarm_callback.quarantine.memory import MemoryQuarantine
+        from alarm_callback.receiver import Receiver
+        from alarm_callback.stores.memory import MemoryStore
+
+        receiver = Receiver(MemoryStore(), MemoryPublisher(), MemoryQuarantine())
+
+        def handle(request: Request, context: Any) -> Any:
+            return receiver.handle(request)
+
+        found.append(
+            ("receiver", handle, batch("rcv", lambda b: Request("POST", f"/callback/{events.TOKEN}", b)), None)
+        )
+    try:
+        from .baselines import powertools_app
+    except ImportError:
+        pass
+    else:
+        found.append(
+            ("powertools", powertools_app.lambda_handler, batch("pt", events.http_api), events.LambdaContext())
+        )
+    return found
+
+
+def _status(reply: Any) -> int:
+    if isinstance(reply, dict):
+        return int(reply.get("statusCode", 200))
+    return int(getattr(reply, "status", 200))
+
+
+def child(n: int, rounds: int, profile: bool) -> dict[str, Any]:
+    os.environ.update(_BACKENDS)
+    os.environ["ALARM_CALLBACK_TOKEN"] = "bench-token-0123456789"
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the log lines: written, not kept
+    results: dict[str, dict[str, list[float]]] = {}
+    package_logger = logging.getLogger("alarm_callback")
+    for round_no in range(rounds + 1):  # round 0 warms up (first calls build the receiver)
+        subjects = _subjects(n if round_no else min(n, 50), round_no)
+        order = subjects[round_no % len(subjects) :] + subjects[: round_no % len(subjects)]
+        for name, handler, batch, context in order:
+            package_logger.disabled = name.endswith("-nolog")
+            times: list[float] = []
+            cpu_start = time.process_time_ns()
+            for event in batch:
+                started = time.perf_counter_ns()
+                reply = handler(event, context)
+                times.append(time.perf_counter_ns() - started)
+                if _status(reply) != 200:
+                    raise RuntimeError(f"{name}: {reply!r}")
+            cpu = (time.process_time_ns() - cpu_start) / len(batch)
+            package_logger.disabled = False
+            if not round_no:
+                continue
+            times.sort()
+            entry = results.setdefault(name, {"p50": [], "p99": [], "cpu": []})
+            entry["p50"].append(percentile(times, 0.5) / 1000)
+            entry["p99"].append(percentile(times, 0.99) / 1000)
+            entry["cpu"].append(cpu / 1000)
+    out: dict[str, Any] = {"results": results, "n": n, "rounds": rounds}
+    if profile:
+        out["profile"] = _profile(n)
+    return out
+
+
+def _profile(n: int) -> str:
+    """A pyinstrument tree of the AWS path (or the receiver), when pyinstrument is installed."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        return "pyinstrument is not installed (pip install pyinstrument) - no profile"
+    name, handler, batch, context = _subjects(max(n, 2000), 99)[0]
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    for event in batch:
+        handler(event, context)
+    profiler.stop()
+    text = profiler.output_text(unicode=False, color=False)
+    return f"pyinstrument, {len(batch)} callbacks through `{name}`:\n" + "\n".join(text.splitlines()[:70])
+
+
+def run(smoke: bool = False, profile: bool = True) -> Section:
+    section = Section("warm")
+    n, rounds = (40, 2) if smoke else (2000, 7)
+    args = [sys.executable, "-m", "benchmarks.warm", "--n", str(n), "--rounds", str(rounds)]
+    if profile and not smoke:
+        args.append("--profile")
+    out = run_json(args, env_without_ours(), timeout=900)
+    results: dict[str, dict[str, list[float]]] = out["results"]
+    section.data = out
+    base = results.get("powertools")
+    labels = {
+        "aws": "AWS adapter (HTTP API event)",
+        "aws-nolog": "AWS adapter, log line off (info)",
+        "scf": "SCF adapter (API gateway event)",
+        "receiver": "Receiver.handle (no adapters yet)",
+    }
+    for name, label in labels.items():
+        if name not in results:
+            continue
+        figures = results[name]
+        row_ratio = ""
+        ok = None
+        if base:
+            cpu_ratio = ratios(base["cpu"], figures["cpu"])
+            p50_ratio = ratios(base["p50"], figures["p50"])
+            row_ratio = f"{spread(cpu_ratio, '{:.2f}')}x CPU, {median(p50_ratio):.2f}x p50"
+            ok = median(cpu_ratio) >= GOAL_RATIO if not name.endswith("-nolog") else None
+        section.add(
+            f"warm: {label}",
+            f"p50 {spread(figures['p50'])} us, p99 {spread(figures['p99'])} us, CPU {spread(figures['cpu'])} us/callback",
+            "Powertools" if base else "",
+            row_ratio,
+            f">= {GOAL_RATIO:.0f}x faster" if ok is not None else "",
+            ok,
+        )
+    if base:
+        section.add(
+            "warm: Powertools baseline (event handler + pydantic + idempotency)",
+            f"p50 {spread(base['p50'])} us, p99 {spread(base['p99'])} us, CPU {spread(base['cpu'])} us/callback",
+            note=f"{rounds} rounds x {n} callbacks",
+        )
+    else:
+        section.add("warm: Powertools baseline", "not available (pip install aws-lambda-powertools)")
+    if out.get("profile"):
+        section.details.append(out["profile"])
+    return section
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    try:
+        print(json.dumps(child(args.n, args.rounds, args.profile)))
+    except Exception:
+        print(traceback.format_exc())
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""The `make bench` harness at tiny sizes, so it cannot rot. No timing is asserted: the
+figures of a smoke run mean nothing. What is checked: every section runs, prints its rows,
+and the functional checks inside the harness hold (every callback acked, one queue message
+per distinct alarm, no SDK of the other cloud imported)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_smoke_runs_every_section(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| what |" in proc.stdout
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    sections = {row["section"] for row in rows}
+    assert sections == {"cold", "warm", "server", "size", "memory"}, rows
+    failed = [row for row in rows if row["value"].startswith("FAILED")]
+    assert not failed, failed
+    by_what = {row["what"]: row for row in rows}
+    # functional checks (not timings): the queue and the SDK isolation
+    queue = by_what["local server: errors; one message per distinct alarm"]
+    assert queue["ok"] is True, queue
+    for row in rows:
+        if row["what"].endswith("SDK isolation"):
+            assert row["ok"] is True, row
+        if row["what"].startswith("cold start") and "first callback" in row["what"]:
+            assert "replies [200]" in row["value"], row

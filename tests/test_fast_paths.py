@@ -1,0 +1,80 @@
+"""The hot-path shortcuts taken for `make bench` give exactly what the plain code gives.
+
+* `encode` calls the envelope's core validator and serializer directly;
+* `json_encoder` keeps one encoder instead of building one per `json.dumps`;
+* the log line's timestamp is formatted once per second;
+* `too_deep` walks level by level.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alarm_callback import samples
+from alarm_callback.http import json_encoder
+from alarm_callback.log import _timestamp
+from alarm_callback.message import encode, to_event
+from alarm_callback.normalize import MAX_DEPTH, dedup_key, load_timezone, normalize, too_deep
+
+SAMPLES = [json.loads(body) for body in samples.load().values()]
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+NOW = datetime(2026, 1, 1, 1, 2, 3, 456789, tzinfo=timezone.utc)
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(["", "  ", " x ", "0", "1", "2017-03-09 07:00:00", "1700000000", "\u4e2d"]),
+)
+values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.mark.parametrize("body", SAMPLES, ids=[str(b.get("sessionId")) for b in SAMPLES])
+def test_encode_is_the_envelope_models_json(body: dict[str, Any]) -> None:
+    alarm = normalize(body, dedup_key(body), load_timezone("Asia/Shanghai"), NOW)
+    for dedup in ("checked", "skipped"):
+        message = encode(alarm, "src", dedup=dedup, recovered=dedup == "skipped")  # type: ignore[arg-type]
+        event = to_event(alarm, "src", dedup=dedup, recovered=dedup == "skipped")  # type: ignore[arg-type]
+        assert message.body == event.model_dump_json()
+        assert json.loads(message.body)["data"]["raw"] == body
+
+
+@FUZZ
+@given(values)
+def test_json_encoder_is_json_dumps(value: Any) -> None:
+    assert json_encoder(separators=(",", ":"))(value) == json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    assert json_encoder(default=str)(value) == json.dumps(value, ensure_ascii=False, default=str)
+
+
+@FUZZ
+@given(st.floats(min_value=0, max_value=4_000_000_000))
+def test_log_timestamp_is_isoformat(created: float) -> None:
+    assert _timestamp(created) == datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+@FUZZ
+@given(st.dictionaries(st.text(max_size=3), values, max_size=3), st.integers(0, 40))
+def test_too_deep_is_the_nesting_depth(body: dict[str, Any], extra: int) -> None:
+    for _ in range(extra):
+        body = {"k": [body]} if extra % 2 else {"k": body}
+    assert too_deep(body) == (_depth(body) > MAX_DEPTH)
