@@ -27,6 +27,11 @@ class Message:
     attributes: dict[str, str] = field(default_factory=dict)
     occurrence: str | None = None  # normalize.occurrence_key, for the reconciler; not sent
 
+    @property
+    def routing_key(self) -> str:
+        """``alarm.<status>.<kind>``: the AMQP routing key and the CMQ topic route."""
+        return f"alarm.{self.attributes.get('status', 'unknown')}.{self.attributes.get('kind', 'unknown')}"
+
     @classmethod
     def from_body(cls, body: str) -> Message:
         """Rebuild a message from its stored CloudEvent body (the sweeper's path)."""

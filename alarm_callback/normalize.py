@@ -184,8 +184,11 @@ def fingerprint(policy: str, subject: str, object_id: str | None, dimensions: di
 
     The object is its best instance id when one is present, so the identity is the same
     whether it comes from a callback or from the alarm history API (whose dimensions and
-    namespace spellings differ). Without an id, the identity dimensions are used: the
-    non-display, non-empty ones, compared as text (`443` and `"443"` are one port)."""
+    namespace spellings differ). The metric/event name is compared case- and
+    underscore-blind: policies say `cpu_usage`, the history API `CpuUsage`. Without an id,
+    the identity dimensions are used: the non-display, non-empty ones, compared as text
+    (`443` and `"443"` are one port)."""
+    subject = subject.lower().replace("_", "")
     if object_id:
         identity: object = object_id
     else:

@@ -274,6 +274,11 @@ class TestFingerprint:
         found = {norm(b).fingerprint for b in (other_object, other_metric, other_policy)}
         assert base not in found and len(found) == 3
 
+    def test_metric_name_spelling_does_not_split_an_identity(self, metric_sample: dict[str, Any]) -> None:
+        api_spelling = copy.deepcopy(metric_sample)
+        api_spelling["alarmPolicyInfo"]["conditions"]["metricName"] = "CpuUsage"
+        assert norm(metric_sample).fingerprint == norm(api_spelling).fingerprint
+
     def test_int_and_string_dimension_values_are_one_identity(self, seed_samples: dict[str, bytes]) -> None:
         body = json.loads(seed_samples["metric-clb-public-network-listener"])
         as_text = copy.deepcopy(body)

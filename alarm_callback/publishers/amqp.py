@@ -42,10 +42,6 @@ _TIMEOUTS = {"socket_timeout": "1.0", "stack_timeout": "2.0", "blocked_connectio
 _REFUSED = (pika.exceptions.UnroutableError, pika.exceptions.NackError)
 
 
-def routing_key_of(message: Message) -> str:
-    return "alarm.{}.{}".format(message.attributes.get("status", "unknown"), message.attributes.get("kind", "unknown"))
-
-
 class AMQPPublisher(Publisher):
     schemes = ("amqp", "amqps")
 
@@ -86,7 +82,7 @@ class AMQPPublisher(Publisher):
             timestamp=int(time.time()),
             app_id="alarm-callback",
         )
-        routing_key = self.queue or routing_key_of(message)
+        routing_key = self.queue or message.routing_key
         with self._lock:
             for attempt in (1, 2):
                 try:

@@ -35,10 +35,6 @@ def tags_of(message: Message) -> list[str]:
     return [status, kind, f"{status}.{kind}"]
 
 
-def route_of(message: Message) -> str:
-    return "alarm.{}.{}".format(message.attributes.get("status", "unknown"), message.attributes.get("kind", "unknown"))
-
-
 class _CMQPublisher(Publisher):
     """One API action with one request model: the queue and topic differ only in `params`."""
 
@@ -102,5 +98,5 @@ class CMQTopicPublisher(_CMQPublisher):
         return cls(name, route=route, region=query.get("region"), endpoint=query.get("endpoint"))
 
     def params(self, message: Message) -> dict[str, Any]:
-        tags = [route_of(message)] if self.route else tags_of(message)
+        tags = [message.routing_key] if self.route else tags_of(message)
         return {"TopicName": self.name, "MsgContent": message.body, "MsgTag": tags}
