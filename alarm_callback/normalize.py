@@ -139,6 +139,16 @@ def to_float(value: str | None) -> float | None:
     return number
 
 
+def from_epoch(seconds: int) -> datetime | None:
+    """Epoch seconds (or milliseconds, which vendors mix in) as an aware UTC datetime."""
+    if seconds > 100_000_000_000:
+        seconds //= 1000
+    try:
+        return datetime.fromtimestamp(seconds, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def to_utc(value: str | None, tz: tzinfo) -> datetime | None:
     """'YYYY-MM-DD HH:MM:SS' in the vendor's zone (or epoch seconds) -> aware UTC datetime.
     `"0"` means "not yet" and gives None."""
@@ -148,12 +158,7 @@ def to_utc(value: str | None, tz: tzinfo) -> datetime | None:
         seconds = int(value)
         if seconds < 1_000_000_000:  # a small number is a duration, not a time
             return None
-        if seconds > 100_000_000_000:  # milliseconds
-            seconds //= 1000
-        try:
-            return datetime.fromtimestamp(seconds, timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
+        return from_epoch(seconds)
     try:
         parsed = datetime.fromisoformat(value.replace("/", "-"))
     except ValueError:

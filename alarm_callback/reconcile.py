@@ -39,7 +39,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from .errors import ConfigError
 from .message import DEFAULT_SOURCE, encode
 from .models.alarm import Alarm, AlarmObject, Condition, Event, Kind, Policy, Status
-from .normalize import MAX_ID_LENGTH, fingerprint, object_id_of, occurrence_key, policy_key, to_float, to_int
+from .normalize import (
+    MAX_ID_LENGTH,
+    fingerprint,
+    from_epoch,
+    object_id_of,
+    occurrence_key,
+    policy_key,
+    to_float,
+    to_int,
+)
 from .publishers.base import Publisher
 from .settings import Settings
 from .stores.base import ClaimStatus, Store
@@ -134,12 +143,7 @@ def _epoch(value: Any) -> datetime | None:
     seconds = to_int(_text(value))
     if seconds is None or seconds <= 0:
         return None
-    if seconds > 100_000_000_000:  # milliseconds
-        seconds //= 1000
-    try:
-        return datetime.fromtimestamp(seconds, timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return None
+    return from_epoch(seconds)
 
 
 def _metrics(record: Mapping[str, Any]) -> list[dict[str, Any]]:

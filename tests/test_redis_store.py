@@ -26,7 +26,7 @@ from alarm_callback.stores.base import PENDING, PUBLISHED, ClaimStatus, Store
 from alarm_callback.stores.redis import RedisStore
 from alarm_callback.sweeper import sweep
 from tests.conftest import post, require_server
-from tests.test_stores import T0, check_concurrent_claims, check_store_semantics
+from tests.test_stores import T0, check_claims_from_processes, check_concurrent_claims, check_store_semantics
 
 URL = "redis://127.0.0.1:6379/0"
 
@@ -76,18 +76,7 @@ def _claim_in_process(prefix: str, barrier: multiprocessing.synchronize.Barrier,
 
 
 def test_concurrent_claims_from_processes(prefix: str) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    n = 8
-    barrier = ctx.Barrier(n)
-    out = ctx.Queue()
-    procs = [ctx.Process(target=_claim_in_process, args=(prefix, barrier, out)) for _ in range(n)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    statuses = sorted(out.get(timeout=5) for _ in range(n))
-    assert statuses.count("claimed") == 1
-    assert statuses.count("in_progress") == n - 1
+    check_claims_from_processes(_claim_in_process, prefix, n=8)
 
 
 def test_keys_live_under_the_prefix_and_expire_only_when_published(prefix: str) -> None:

@@ -108,14 +108,12 @@ def _claim_in_process(path: str, barrier: multiprocessing.synchronize.Barrier, o
     out.put(store.claim("cross-process", "m").status.value)
 
 
-def test_sqlite_concurrent_claims_from_processes(tmp_path: Path) -> None:
-    path = str(tmp_path / "shared.db")
-    SQLiteStore(path).close()  # create the schema once
+def check_claims_from_processes(target: Callable[..., None], where: str, n: int = 6) -> None:
+    """`n` processes claim one key at once through `target(where, barrier, out)`: one wins."""
     ctx = multiprocessing.get_context("spawn")
-    n = 6
     barrier = ctx.Barrier(n)
     out = ctx.Queue()
-    procs = [ctx.Process(target=_claim_in_process, args=(path, barrier, out)) for _ in range(n)]
+    procs = [ctx.Process(target=target, args=(where, barrier, out)) for _ in range(n)]
     for p in procs:
         p.start()
     for p in procs:
@@ -123,6 +121,12 @@ def test_sqlite_concurrent_claims_from_processes(tmp_path: Path) -> None:
     statuses = sorted(out.get(timeout=5) for _ in range(n))
     assert statuses.count("claimed") == 1
     assert statuses.count("in_progress") == n - 1
+
+
+def test_sqlite_concurrent_claims_from_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    SQLiteStore(path).close()  # create the schema once
+    check_claims_from_processes(_claim_in_process, path)
 
 
 def test_sqlite_survives_reopen(tmp_path: Path) -> None:
