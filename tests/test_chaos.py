@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
 
+from alarm_callback import entry
 from alarm_callback.asgi import App
 from alarm_callback.chaos import ChaosReport, run
 from alarm_callback.faults import Crash, FaultyStore, Injector
+from alarm_callback.handlers.base import select
 from alarm_callback.receiver import Receiver
-from alarm_callback.simulator import Simulator, Transport, alarm_stream, http_transport
+from alarm_callback.simulator import Simulator, Transport, adapter_transport, alarm_stream, http_transport
 from alarm_callback.stores.base import Store
 from alarm_callback.stores.memory import MemoryStore
 from alarm_callback.stores.sqlite import SQLiteStore
 from tests.conftest import free_port
+from tests.test_fuzz_adapters import reply_status
 
 
 def assert_invariants(report: ChaosReport) -> None:
@@ -120,3 +126,44 @@ def test_simulator_counts_resends_like_tencent() -> None:
     outcome = Simulator(flaky).deliver(item)
     assert (outcome.attempts, outcome.acked) == (4, False)
     assert outcome.statuses == [500, None, 200, 200]
+
+
+ADAPTER_FIXTURES = sorted(
+    (platform, path)
+    for platform in ("aws", "scf")
+    for path in (Path(__file__).parent / "fixtures" / platform).glob("*.json")
+    if "direct" not in path.stem  # a direct invocation carries the alarm itself, no envelope
+)
+
+
+def _through_adapter(platform: str, template: dict[str, Any]) -> Callable[[Receiver], Transport]:
+    """Tencent's bodies wrapped in a real gateway event of `platform`, through its adapter."""
+
+    def build_event(body: bytes) -> dict[str, Any]:
+        event = copy.deepcopy(template)
+        event["body"] = body.decode("utf-8", "replace")
+        if "isBase64Encoded" in event:
+            event["isBase64Encoded"] = False
+        return event
+
+    def read_reply(reply: Any) -> tuple[int, bytes]:
+        status, payload = reply_status(reply)
+        return status, json.dumps(payload).encode()
+
+    def factory(receiver: Receiver) -> Transport:
+        known = entry.adapters(platform)
+
+        def handler(event: Any, context: Any) -> Any:
+            adapter = select(event, context, known)
+            return adapter.render(receiver.handle(adapter.request))
+
+        return adapter_transport(handler, build_event, read_reply)
+
+    return factory
+
+
+@pytest.mark.parametrize(("platform", "path"), ADAPTER_FIXTURES, ids=[p.stem for _, p in ADAPTER_FIXTURES])
+def test_chaos_through_each_adapter(platform: str, path: Path) -> None:
+    template = json.loads(path.read_text())
+    report = run(MemoryStore(), n=300, fault_rate=0.2, seed=17, transport=_through_adapter(platform, template))
+    assert_invariants(report)
