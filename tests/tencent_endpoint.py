@@ -64,6 +64,14 @@ class TencentEndpoint:
     def accepted(self) -> list[Call]:
         return [c for c in self.calls if c.error is None]
 
+    def answer(self, action: str, params: dict[str, Any]) -> tuple[str, str] | dict[str, Any]:
+        """The reply to a request that passed `check`: (code, message) of an API error, or the
+        success body. This one answers the TDMQ CMQ actions; subclasses answer others."""
+        missing = [name for name in _REQUIRED.get(action, ()) if name not in params]
+        if missing:
+            return ("MissingParameter", f"the parameters {missing} are required")
+        return {"Result": True, "MsgId": uuid.uuid4().hex.upper()}
+
     def check(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes) -> tuple[str, str] | None:
         """The API's own checks; returns (code, message) of the first that fails."""
         auth = headers.get("authorization", "")
@@ -150,20 +158,18 @@ def _handler(endpoint: TencentEndpoint) -> type[BaseHTTPRequestHandler]:
                     self._send(scripted, {"message": "upstream error"})
                     return
                 failure = scripted
-            if failure is None:
-                missing = [name for name in _REQUIRED.get(action, ()) if name not in params]
-                if missing:
-                    failure = ("MissingParameter", f"the parameters {missing} are required")
+            answer = endpoint.answer(action, params) if failure is None else failure
             request_id = str(uuid.uuid4())
-            endpoint.calls.append(Call(action, params, headers, failure[0] if failure else None))
-            if failure is not None:
-                reply: dict[str, Any] = {"Error": {"Code": failure[0], "Message": failure[1]}, "RequestId": request_id}
+            error = answer[0] if isinstance(answer, tuple) else None
+            endpoint.calls.append(Call(action, params, headers, error))
+            if isinstance(answer, tuple):
+                reply: dict[str, Any] = {"Error": {"Code": answer[0], "Message": answer[1]}}
             else:
-                reply = {"Result": True, "MsgId": uuid.uuid4().hex.upper(), "RequestId": request_id}
-            self._send(200, {"Response": reply})
+                reply = answer
+            self._send(200, {"Response": {**reply, "RequestId": request_id}})
 
         def _send(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload).encode()
+            data = json.dumps(payload, ensure_ascii=False).encode()
             self.send_response(status)
             self.send_header("Content-Type", endpoint.content_type)
             self.send_header("Content-Length", str(len(data)))

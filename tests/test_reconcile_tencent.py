@@ -7,14 +7,10 @@ API. Delivered alarms come from a real Receiver with record_occurrences=True."""
 from __future__ import annotations
 
 import json
-import threading
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +30,7 @@ from alarm_callback.stores.base import PENDING, Store
 from alarm_callback.stores.memory import MemoryStore
 from alarm_callback.stores.sqlite import SQLiteStore
 from tests.conftest import post
-from tests.tencent_endpoint import Call, TencentEndpoint
+from tests.tencent_endpoint import TencentEndpoint, serve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "history"
 SECRET_ID = "AKIDtest0000000000000000000000000000"
@@ -91,7 +87,7 @@ class HistoryEndpoint(TencentEndpoint):
     actions: tuple[str, ...] = ("DescribeAlarmHistories",)
     records: list[dict[str, Any]] = field(default_factory=list)
 
-    def answer(self, params: dict[str, Any]) -> tuple[str, str] | dict[str, Any]:
+    def answer(self, action: str, params: dict[str, Any]) -> tuple[str, str] | dict[str, Any]:
         if params.get("Module") != "monitor":
             return ("InvalidParameterValue", "Module must be monitor")
         size, page = params.get("PageSize", 20), params.get("PageNumber", 1)
@@ -104,56 +100,9 @@ class HistoryEndpoint(TencentEndpoint):
         return {"TotalCount": len(found), "Histories": found[(page - 1) * size : page * size]}
 
 
-@contextmanager
-def serve_history(endpoint: HistoryEndpoint) -> Iterator[HistoryEndpoint]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            headers = {name.lower(): value for name, value in self.headers.items()}
-            path, _, query = self.path.partition("?")
-            params = json.loads(body or b"{}")
-            failure: tuple[str, str] | dict[str, Any] | None = endpoint.check("POST", path, query, headers, body)
-            if failure is None and endpoint.failures:
-                scripted = endpoint.failures.pop(0)
-                if isinstance(scripted, int):
-                    endpoint.calls.append(Call(headers.get("x-tc-action", ""), params, headers, f"HTTP {scripted}"))
-                    self._send(scripted, {"message": "upstream error"})
-                    return
-                failure = scripted
-            reply = endpoint.answer(params) if failure is None else failure
-            request_id = str(uuid.uuid4())
-            error = reply[0] if isinstance(reply, tuple) else None
-            endpoint.calls.append(Call(headers.get("x-tc-action", ""), params, headers, error))
-            if isinstance(reply, tuple):
-                reply = {"Error": {"Code": reply[0], "Message": reply[1]}}
-            self._send(200, {"Response": {**reply, "RequestId": request_id}})
-
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
-            data = json.dumps(payload, ensure_ascii=False).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", endpoint.content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    endpoint.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield endpoint
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
-
-
 @pytest.fixture
 def api() -> Iterator[HistoryEndpoint]:
-    with serve_history(HistoryEndpoint(SECRET_ID, SECRET_KEY, REGION, token=TOKEN, records=history_records())) as ep:
+    with serve(HistoryEndpoint(SECRET_ID, SECRET_KEY, REGION, token=TOKEN, records=history_records())) as ep:
         yield ep
 
 
@@ -404,7 +353,7 @@ def live(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Hist
     entry.settings.cache_clear()
     entry.receiver.cache_clear()
     endpoint = HistoryEndpoint(SECRET_ID, SECRET_KEY, REGION, token=TOKEN, records=history_records(shift))
-    with serve_history(endpoint) as running:
+    with serve(endpoint) as running:
         monkeypatch.setenv("ALARM_CALLBACK_RECONCILE_ENDPOINT", running.url)
         yield running, shift
     tencent.reset_clients()
