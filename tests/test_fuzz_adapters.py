@@ -22,7 +22,7 @@ from alarm_callback.normalize import dedup_key
 from alarm_callback.publishers.memory import MemoryPublisher
 from alarm_callback.quarantine.memory import MemoryQuarantine
 from alarm_callback.stores.base import PUBLISHED
-from tests.test_fuzz import bodies, json_values
+from tests.test_fuzz import _paths, bodies, json_values
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PLATFORMS = {"aws": "aws", "scf": "scf"}
@@ -63,14 +63,6 @@ def reply_status(result: Any) -> tuple[int, Any]:
             body = base64.b64decode(body)
         return int(result["statusCode"]), json.loads(body)
     return (200 if result.get("retCode") == 0 else int(result.get("retCode", 0))), result
-
-
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*prefix, key))
-    return found
 
 
 @st.composite
