@@ -39,6 +39,13 @@ def receiver() -> Receiver:
     return Receiver.from_settings(config)
 
 
+def reset() -> None:
+    """Forget the settings and receiver built for this container (tests that change the
+    environment between invocations)."""
+    settings.cache_clear()
+    receiver.cache_clear()
+
+
 @functools.cache
 def adapters(platform: str) -> tuple[type[Adapter], ...]:
     return handlers.load(handlers.AWS if platform == "aws" else handlers.SCF)

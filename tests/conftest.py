@@ -33,6 +33,12 @@ def require_server(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
+def memory_backends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the deployed entry points' store, queue and quarantine at memory://."""
+    for name in ("STORE_URL", "QUEUE_URL", "QUARANTINE_URL"):
+        monkeypatch.setenv(f"ALARM_CALLBACK_{name}", "memory://")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -17,6 +17,7 @@ from alarm_callback.handlers import AWS, UnknownEventError, load, select
 from alarm_callback.handlers.aws import FunctionUrlAdapter, HttpApiAdapter, RestApiAdapter
 from alarm_callback.http import Response
 from alarm_callback.publishers.memory import MemoryPublisher
+from tests.conftest import memory_backends
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws"
 TOKEN = "s3cr3t-token"
@@ -40,15 +41,12 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryPublisher]:
     monkeypatch.setenv("ALARM_CALLBACK_TOKEN", TOKEN)
     monkeypatch.setenv("ALARM_CALLBACK_BASIC_AUTH", "tencent:p@ss")
     monkeypatch.delenv("ALARM_CALLBACK_ALLOW_UNAUTHENTICATED", raising=False)
-    for name in ("STORE_URL", "QUEUE_URL", "QUARANTINE_URL"):
-        monkeypatch.setenv(f"ALARM_CALLBACK_{name}", "memory://")
-    entry.settings.cache_clear()
-    entry.receiver.cache_clear()
+    memory_backends(monkeypatch)
+    entry.reset()
     publisher = entry.receiver().publisher
     assert isinstance(publisher, MemoryPublisher)
     yield publisher
-    entry.settings.cache_clear()
-    entry.receiver.cache_clear()
+    entry.reset()
 
 
 def test_every_fixture_is_covered() -> None:

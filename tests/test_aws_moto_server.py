@@ -142,13 +142,11 @@ def test_sweeper_handler_drains_the_outbox(
     assert [r.key for r in store.pending(older_than=10)] == [key]
     for name, value in {"TOKEN": "t0k", **{k.upper(): v for k, v in deployment.urls.items()}}.items():
         monkeypatch.setenv(f"ALARM_CALLBACK_{name}", value)
-    entry.settings.cache_clear()
-    entry.receiver.cache_clear()
+    entry.reset()
     try:
         report = handler.sweep_handler({"source": "aws.events"}, None)
     finally:
-        entry.settings.cache_clear()
-        entry.receiver.cache_clear()
+        entry.reset()
     assert report["published"] == 1 and report["failed"] == 0
     [got] = deployment.drain()
     assert got["Body"] == message.body

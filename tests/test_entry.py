@@ -14,20 +14,17 @@ from alarm_callback.handlers.base import Adapter, UnknownEventError, select
 from alarm_callback.http import Request, Response
 from alarm_callback.sender import is_ack, split_credentials
 from alarm_callback.settings import Settings
+from tests.conftest import memory_backends
 
 
 @pytest.fixture
 def clean_entry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("TOKEN", "BASIC_AUTH", "ALLOW_UNAUTHENTICATED"):
         monkeypatch.delenv(f"ALARM_CALLBACK_{name}", raising=False)
-    monkeypatch.setenv("ALARM_CALLBACK_STORE_URL", "memory://")
-    monkeypatch.setenv("ALARM_CALLBACK_QUEUE_URL", "memory://")
-    monkeypatch.setenv("ALARM_CALLBACK_QUARANTINE_URL", "memory://")
-    entry.settings.cache_clear()
-    entry.receiver.cache_clear()
+    memory_backends(monkeypatch)
+    entry.reset()
     yield
-    entry.settings.cache_clear()
-    entry.receiver.cache_clear()
+    entry.reset()
 
 
 def test_deployed_receiver_refuses_to_run_open(clean_entry: None) -> None:

@@ -350,15 +350,13 @@ def live(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Hist
     monkeypatch.setenv("ALARM_CALLBACK_TOKEN", "t0ken")
     monkeypatch.setenv("ALARM_CALLBACK_RECONCILE_PAGE_SIZE", "4")
     tencent.reset_clients()
-    entry.settings.cache_clear()
-    entry.receiver.cache_clear()
+    entry.reset()
     endpoint = HistoryEndpoint(SECRET_ID, SECRET_KEY, REGION, token=TOKEN, records=history_records(shift))
     with serve(endpoint) as running:
         monkeypatch.setenv("ALARM_CALLBACK_RECONCILE_ENDPOINT", running.url)
         yield running, shift
     tencent.reset_clients()
-    entry.settings.cache_clear()
-    entry.receiver.cache_clear()
+    entry.reset()
 
 
 def _deliver_through_settings(shift: int) -> None:

@@ -25,6 +25,7 @@ from alarm_callback.handlers.scf import (
 from alarm_callback.http import Response
 from alarm_callback.publishers.memory import MemoryPublisher
 from alarm_callback.quarantine.memory import MemoryQuarantine
+from tests.conftest import memory_backends
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scf"
 TOKEN = "s3cr3t-token"
@@ -64,16 +65,13 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryPublisher]:
     monkeypatch.setenv("ALARM_CALLBACK_BASIC_AUTH", "tencent:p@ss")
     monkeypatch.delenv("ALARM_CALLBACK_ALLOW_UNAUTHENTICATED", raising=False)
     monkeypatch.delenv("ALARM_CALLBACK_SCF_RESPONSE", raising=False)
-    for name in ("STORE_URL", "QUEUE_URL", "QUARANTINE_URL"):
-        monkeypatch.setenv(f"ALARM_CALLBACK_{name}", "memory://")
-    entry.settings.cache_clear()
-    entry.receiver.cache_clear()
+    memory_backends(monkeypatch)
+    entry.reset()
     scf_settings.cache_clear()
     publisher = entry.receiver().publisher
     assert isinstance(publisher, MemoryPublisher)
     yield publisher
-    entry.settings.cache_clear()
-    entry.receiver.cache_clear()
+    entry.reset()
     scf_settings.cache_clear()
 
 
