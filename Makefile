@@ -32,6 +32,7 @@ run: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 types: venv
 	$(BIN)/mypy alarm_callback handler.py
@@ -45,13 +46,13 @@ pytest: venv $(TEST_PREREQS)
 test: lint types security $(TEST_PREREQS) pytest
 
 schema: venv
-	$(BIN)/python -m alarm_callback.schema > schema/alarm-event.schema.json
+	$(BIN)/python -m alarm_callback.ops.schema > schema/alarm-event.schema.json
 
 CHAOS_N ?= 10000
 CHAOS_FAULT_RATE ?= 0.2
 chaos: venv
-	$(BIN)/python -m alarm_callback.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) 2>/dev/null
-	$(BIN)/python -m alarm_callback.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) --store sqlite:///$$(mktemp -d)/chaos.db 2>/dev/null
+	$(BIN)/python -m alarm_callback.testing.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) 2>/dev/null
+	$(BIN)/python -m alarm_callback.testing.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) --store sqlite:///$$(mktemp -d)/chaos.db 2>/dev/null
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,6 @@ AWS Lambda:  handler.lambda_handler, handler.sweep_handler, handler.reconcile_ha
 Tencent SCF: handler.main_handler,   handler.sweep_handler, handler.reconcile_handler
 """
 
-from alarm_callback.entry import lambda_handler, main_handler, reconcile_handler, sweep_handler
+from alarm_callback.edges.entry import lambda_handler, main_handler, reconcile_handler, sweep_handler
 
 __all__ = ["lambda_handler", "main_handler", "reconcile_handler", "sweep_handler"]

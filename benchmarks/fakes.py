@@ -47,7 +47,7 @@ def moto_aws() -> Iterator[dict[str, str] | str]:
         return
     import logging
 
-    from alarm_callback.stores.dynamodb import table_definition
+    from alarm_callback.backends.aws.dynamodb import table_definition
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
     port = free_port()

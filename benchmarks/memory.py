@@ -52,17 +52,17 @@ def child(total: int, checkpoint: int) -> dict[str, Any]:
     )
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the log lines: written, not kept
     if os.path.exists(os.path.join(os.path.dirname(__file__), "..", "alarm_callback", "handlers", "aws.py")):
-        from alarm_callback import entry
+        from alarm_callback.edges import entry
 
         def serve(body: bytes) -> int:
             reply = entry.lambda_handler(events.http_api(body), None)
             return int(reply["statusCode"])
     else:  # pragma: no cover - before the AWS adapter existed
-        from alarm_callback.http import Request
-        from alarm_callback.receiver import Receiver
-        from alarm_callback.settings import Settings
+        from alarm_callback.config.settings import Settings
+        from alarm_callback.config.wiring import receiver_from_settings
+        from alarm_callback.core.http import Request
 
-        receiver = Receiver.from_settings(Settings())
+        receiver = receiver_from_settings(Settings())
 
         def serve(body: bytes) -> int:
             return receiver.handle(Request("POST", f"/callback/{events.TOKEN}", body)).status

@@ -15,10 +15,10 @@ def app(kind: str, directory: str) -> Any:
         from .baselines.floor_app import FloorApp
 
         return FloorApp(directory)
-    from alarm_callback import log
-    from alarm_callback.asgi import App
-    from alarm_callback.receiver import Receiver
-    from alarm_callback.settings import Settings
+    from alarm_callback.config import logs as log
+    from alarm_callback.config.settings import Settings
+    from alarm_callback.config.wiring import receiver_from_settings
+    from alarm_callback.edges.asgi import App
 
     settings = Settings(
         store_url=f"sqlite:///{directory}/store.db",
@@ -27,7 +27,7 @@ def app(kind: str, directory: str) -> Any:
         token=os.environ.get("ALARM_CALLBACK_TOKEN"),
     )
     log.configure(settings.log_level, settings.secrets())
-    return App(Receiver.from_settings(settings))
+    return App(receiver_from_settings(settings))
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Section 3: the local server. uvicorn serving `alarm_callback.asgi.App` on SQLite store and
+"""Section 3: the local server. uvicorn serving `alarm_callback.edges.asgi.App` on SQLite store and
 queue, driven by wrk (post.lua: distinct alarms, 10% resends) at fixed concurrency for a
 fixed time, against the floor app (baselines/floor_app.py) under the same uvicorn settings.
 Subject and floor runs alternate, each on fresh database files. After each subject run the

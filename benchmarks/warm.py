@@ -43,20 +43,18 @@ def _subjects(n: int, round_no: int) -> list[tuple[str, Callable[[Any, Any], Any
     found: list[tuple[str, Callable[[Any, Any], Any], list[Any], Any]] = []
     have_entry = (ROOT / "alarm_callback" / "entry.py").exists()
     if have_entry and (ROOT / "alarm_callback" / "handlers" / "aws.py").exists():
-        from alarm_callback import entry
+        from alarm_callback.edges import entry
 
         found.append(("aws", entry.lambda_handler, batch("aws", events.http_api), None))
         found.append(("aws-nolog", entry.lambda_handler, batch("aws-nolog", events.http_api), None))
     if have_entry and (ROOT / "alarm_callback" / "handlers" / "scf.py").exists():
-        from alarm_callback import entry
+        from alarm_callback.edges import entry
 
         found.append(("scf", entry.main_handler, batch("scf", events.scf_api_gateway), None))
     if not found:  # no adapters yet: the receiver itself
-        from alarm_callback.http import Request
-        from alarm_callback.publishers.memory import MemoryPublisher
-        from alarm_callback.quarantine.memory import MemoryQuarantine
-        from alarm_callback.receiver import Receiver
-        from alarm_callback.stores.memory import MemoryStore
+        from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
+        from alarm_callback.core.http import Request
+        from alarm_callback.core.receiver import Receiver
 
         receiver = Receiver(MemoryStore(), MemoryPublisher(), MemoryQuarantine())
 

@@ -43,6 +43,8 @@ $(AWS_ARTIFACT): $(AWS_DEPS)/.installed $(AWS_SOURCES)
 	cp -R $(AWS_DEPS)/. $(AWS_STAGE)/
 	rm -f $(AWS_STAGE)/.installed
 	cp -R handler.py alarm_callback $(AWS_STAGE)/
+	@# test machinery never ships (tests/test_packages.py checks both zips)
+	rm -rf $(AWS_STAGE)/alarm_callback/testing
 	find $(AWS_STAGE) -name __pycache__ -prune -exec rm -rf {} +
 	@# unchecked-hash: the zip keeps mtimes at 2 s resolution, so timestamp checks could miss
 	if [ -n "$(PYTHON312)" ]; then \

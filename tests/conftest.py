@@ -12,11 +12,9 @@ from typing import Any
 import pytest
 
 from alarm_callback import samples
-from alarm_callback.http import Request
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.receiver import Receiver
-from alarm_callback.stores.memory import MemoryStore
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
+from alarm_callback.core.http import Request
+from alarm_callback.core.receiver import Receiver
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

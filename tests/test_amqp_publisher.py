@@ -16,14 +16,14 @@ from urllib.parse import urlsplit
 import pika
 import pytest
 
-from alarm_callback.backends import publisher_from_settings
-from alarm_callback.errors import ConfigError, PublishError
-from alarm_callback.message import Message
-from alarm_callback.publishers.amqp import CONTENT_TYPE, AMQPPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.receiver import Receiver
-from alarm_callback.settings import Settings
-from alarm_callback.stores.memory import MemoryStore
+from alarm_callback.backends.amqp import CONTENT_TYPE, AMQPPublisher
+from alarm_callback.backends.memory import MemoryQuarantine, MemoryStore
+from alarm_callback.backends.options import BackendOptions
+from alarm_callback.config.settings import Settings
+from alarm_callback.config.wiring import publisher_from_settings
+from alarm_callback.core.errors import ConfigError, PublishError
+from alarm_callback.core.message import Message
+from alarm_callback.core.receiver import Receiver
 from tests.conftest import post, require_server
 
 BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
@@ -199,12 +199,12 @@ def test_broker_down_is_a_publish_error() -> None:
 def test_url_needs_exactly_one_target() -> None:
     for query in ("", "?exchange=a&queue=b"):
         with pytest.raises(ConfigError, match="exactly one"):
-            AMQPPublisher.from_url(urlsplit(f"{BROKER}{query}"), Settings())
+            AMQPPublisher.from_url(urlsplit(f"{BROKER}{query}"), BackendOptions())
     with pytest.raises(ConfigError, match="bad amqp"):
-        AMQPPublisher.from_url(urlsplit(f"{BROKER}?exchange=a&nonsense=1"), Settings())
-    amqp = AMQPPublisher.from_url(urlsplit(f"{BROKER}?exchange=a&heartbeat=10&mandatory=false"), Settings())
+        AMQPPublisher.from_url(urlsplit(f"{BROKER}?exchange=a&nonsense=1"), BackendOptions())
+    amqp = AMQPPublisher.from_url(urlsplit(f"{BROKER}?exchange=a&heartbeat=10&mandatory=false"), BackendOptions())
     assert amqp.parameters.heartbeat == 10 and amqp.parameters.socket_timeout == 1.0 and not amqp.mandatory
-    tls = AMQPPublisher.from_url(urlsplit("amqps://u:p@mq.example/vh?exchange=a"), Settings())
+    tls = AMQPPublisher.from_url(urlsplit("amqps://u:p@mq.example/vh?exchange=a"), BackendOptions())
     assert tls.parameters.ssl_options is not None and tls.parameters.port == 5671
     assert tls.parameters.virtual_host == "vh" and tls.parameters.blocked_connection_timeout == 2.0
 

@@ -13,23 +13,25 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from alarm_callback.backends import publisher_from_settings, quarantine_from_settings, store_from_settings
-from alarm_callback.clouds import aws
-from alarm_callback.errors import ConfigError, PublishError, QuarantineError, StoreError
-from alarm_callback.message import Message
-from alarm_callback.publishers.sns import SNSPublisher
-from alarm_callback.publishers.sqs import SQSPublisher
-from alarm_callback.quarantine.base import Quarantined
-from alarm_callback.settings import Settings
-from alarm_callback.stores.base import PENDING, PUBLISHED, ClaimStatus
-from alarm_callback.stores.dynamodb import DynamoDBQuarantine, DynamoDBStore, table_definition
+from alarm_callback.backends.aws import clients as aws
+from alarm_callback.backends.aws.dynamodb import DynamoDBStore, table_definition
+from alarm_callback.backends.aws.dynamodb_quarantine import DynamoDBQuarantine
+from alarm_callback.backends.aws.sns import SNSPublisher
+from alarm_callback.backends.aws.sqs import SQSPublisher
+from alarm_callback.backends.options import AwsOptions, BackendOptions
+from alarm_callback.config.settings import Settings
+from alarm_callback.config.wiring import publisher_from_settings, quarantine_from_settings, store_from_settings
+from alarm_callback.core.errors import ConfigError, PublishError, QuarantineError, StoreError
+from alarm_callback.core.message import Message
+from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus
+from alarm_callback.core.ports import Quarantined
 from tests.test_stores import T0, check_concurrent_claims, check_store_semantics
 
 REGION = "us-east-1"
 MSG = Message(
     id="sess-1",
     body='{"id":"sess-1"}',
-    group="fp-1",
+    fingerprint="fp-1",
     attributes={
         "status": "firing",
         "kind": "metric",
@@ -213,11 +215,11 @@ def test_sqs_standard_queue_with_attributes(mocked: None) -> None:
 def test_sqs_fifo_queue_groups_by_fingerprint_and_dedups_by_key(mocked: None) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName=unique("alarms") + ".fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    publisher = SQSPublisher.from_url(urlsplit(as_sqs_url(url)), Settings())
+    publisher = SQSPublisher.from_url(urlsplit(as_sqs_url(url)), BackendOptions())
     assert publisher.fifo
     publisher.publish(MSG)
     publisher.publish(MSG)  # a sweeper repeat: same dedup id, dropped by SQS
-    publisher.publish(Message(id="sess-2", body='{"id":"sess-2"}', group="fp-1"))
+    publisher.publish(Message(id="sess-2", body='{"id":"sess-2"}', fingerprint="fp-1"))
     got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
     assert [m["Body"] for m in got] == [MSG.body, '{"id":"sess-2"}']
     assert {m["Attributes"]["MessageGroupId"] for m in got} == {"fp-1"}
@@ -241,7 +243,7 @@ def test_sqs_oversized_message_is_refused_before_sending(mocked: None) -> None:
 
 
 def test_sqs_failure_is_a_publish_error(mocked: None) -> None:
-    publisher = SQSPublisher.from_url(urlsplit(f"sqs://sqs.{REGION}.amazonaws.com/123456789012/nope"), Settings())
+    publisher = SQSPublisher.from_url(urlsplit(f"sqs://sqs.{REGION}.amazonaws.com/123456789012/nope"), BackendOptions())
     with pytest.raises(PublishError, match="sqs send_message failed"):
         publisher.publish(MSG)
 
@@ -255,7 +257,7 @@ def test_sqs_failure_is_a_publish_error(mocked: None) -> None:
     ],
 )
 def test_sqs_region_comes_from_the_queue_url(mocked: None, url: str, region: str) -> None:
-    publisher = SQSPublisher.from_url(urlsplit(url), Settings())
+    publisher = SQSPublisher.from_url(urlsplit(url), BackendOptions())
     assert publisher.client.meta.region_name == region
     assert publisher.queue_url == "https://" + url.removeprefix("sqs://")
 
@@ -263,7 +265,7 @@ def test_sqs_region_comes_from_the_queue_url(mocked: None, url: str, region: str
 @pytest.mark.parametrize("url", ["sqs://", "sqs://host/only-name", "sqs://host/a/b/c"])
 def test_sqs_bad_urls_are_config_errors(url: str) -> None:
     with pytest.raises(ConfigError, match="sqs://"):
-        SQSPublisher.from_url(urlsplit(url), Settings())
+        SQSPublisher.from_url(urlsplit(url), BackendOptions())
 
 
 # -- SNS -----------------------------------------------------------------------------------
@@ -301,7 +303,7 @@ def test_sns_errors(mocked: None) -> None:
 
 
 def test_client_config_fits_the_window() -> None:
-    config: Any = aws.client_config(aws.AwsSettings())
+    config: Any = aws.client_config(AwsOptions())
     assert config.retries == {"mode": "standard", "max_attempts": 2}
     # docs/aws.md: per call at most 2 x (connect + read) + one backoff of < 1 s.
     worst = config.retries["max_attempts"] * (config.connect_timeout + config.read_timeout) + 1.0
@@ -323,7 +325,7 @@ def test_chaos_run_on_dynamodb_loses_nothing(table: str) -> None:
     repeat, the outbox drained. No concurrent duplicates here: moto checks a condition and
     writes in two steps (see the 16-thread test), so racing claims are DynamoDB's guarantee,
     not moto's, and are tested there with moto made atomic."""
-    from alarm_callback import chaos
+    from alarm_callback.testing import chaos
 
     report = chaos.run(DynamoDBStore(table), n=1000, fault_rate=0.2, seed=7, backend="dynamodb", duplicate_rate=0)
     assert report.ok, report.table()

@@ -12,11 +12,10 @@ from typing import Any
 import pytest
 
 import handler
-from alarm_callback import entry
-from alarm_callback.handlers import AWS, UnknownEventError, load, select
-from alarm_callback.handlers.aws import FunctionUrlAdapter, HttpApiAdapter, RestApiAdapter
-from alarm_callback.http import Response
-from alarm_callback.publishers.memory import MemoryPublisher
+from alarm_callback.backends.memory import MemoryPublisher
+from alarm_callback.core.http import Response
+from alarm_callback.edges import AWS, UnknownEventError, entry, load, select
+from alarm_callback.edges.aws import FunctionUrlAdapter, HttpApiAdapter, RestApiAdapter
 from tests.conftest import memory_backends
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws"

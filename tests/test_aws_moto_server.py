@@ -13,15 +13,17 @@ import boto3
 import pytest
 
 import handler
-from alarm_callback import entry
-from alarm_callback.clouds import aws
-from alarm_callback.http import Request
-from alarm_callback.message import encode
-from alarm_callback.normalize import dedup_key, load_timezone, normalize
-from alarm_callback.receiver import Receiver
-from alarm_callback.settings import Settings
-from alarm_callback.stores.base import PUBLISHED, ClaimStatus
-from alarm_callback.stores.dynamodb import DynamoDBStore, table_definition
+from alarm_callback.backends.aws import clients as aws
+from alarm_callback.backends.aws.dynamodb import DynamoDBStore, table_definition
+from alarm_callback.config.settings import Settings
+from alarm_callback.config.wiring import receiver_from_settings
+from alarm_callback.core.http import Request
+from alarm_callback.core.identity import dedup_key
+from alarm_callback.core.message import encode
+from alarm_callback.core.normalize import normalize
+from alarm_callback.core.outbox import PUBLISHED, ClaimStatus
+from alarm_callback.core.times import load_timezone
+from alarm_callback.edges import entry
 from tests.conftest import IN_CI, free_port
 from tests.test_aws_backends import REGION, dummy_credentials, unique
 
@@ -105,7 +107,7 @@ def distinct_keys(samples: dict[str, bytes]) -> set[str]:
 def test_receiver_publishes_each_sample_once_despite_resends(
     deployment: Deployment, seed_samples: dict[str, bytes]
 ) -> None:
-    receiver = Receiver.from_settings(Settings.model_validate({"token": "t0k", **deployment.urls}))
+    receiver = receiver_from_settings(Settings.model_validate({"token": "t0k", **deployment.urls}))
     for _ in range(2):  # the first delivery, then Tencent's resend of every one
         for name, body in seed_samples.items():
             response = receiver.handle(Request("POST", "/callback/t0k", body, source="test"))

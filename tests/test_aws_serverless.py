@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from alarm_callback.normalize import dedup_key
-from alarm_callback.stores.dynamodb import table_definition
+from alarm_callback.backends.aws.dynamodb import table_definition
+from alarm_callback.core.identity import dedup_key
 from tests.conftest import IN_CI, free_port
 from tests.test_aws_backends import REGION
 from tests.test_aws_moto_server import ACCOUNT, Deployment, MotoServer, deployment, moto_server  # noqa: F401
@@ -160,11 +160,12 @@ def test_queue_has_a_dead_letter_queue_and_iam_is_least_privilege(packaged: dict
 
 def test_artifact_holds_only_what_runs(artifact: Path) -> None:
     names = zipfile.ZipFile(artifact).namelist()
-    assert "handler.py" in names and "alarm_callback/receiver.py" in names
+    assert "handler.py" in names and any(n.startswith("alarm_callback/core/receiver.") for n in names)
     assert "pydantic_core/_pydantic_core.cpython-312-x86_64-linux-gnu.so" in names
     assert any(n.startswith("pydantic_settings/") for n in names)
     tops = {n.split("/")[0] for n in names}
-    assert not tops & {"tests", "boto3", "botocore", "moto", "node_modules", "docs", ".venv"}
+    assert not tops & {"tests", "benchmarks", "boto3", "botocore", "moto", "node_modules", "docs", ".venv"}
+    assert not [n for n in names if n.startswith("alarm_callback/testing/")]  # test machinery never ships
     # bytecode only for the Lambda's CPython 3.12 (precompiled when the build found one)
     assert not [n for n in names if n.endswith(".pyc") and ".cpython-312." not in n]
     assert artifact.stat().st_size < 10 * 1024 * 1024

@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 import uvicorn
 
-from alarm_callback import entry
-from alarm_callback.asgi import App
-from alarm_callback.chaos import ChaosReport, run
-from alarm_callback.faults import Crash, FaultyStore, Injector
-from alarm_callback.handlers.base import select
-from alarm_callback.receiver import Receiver
-from alarm_callback.simulator import Simulator, Transport, adapter_transport, alarm_stream, http_transport
-from alarm_callback.stores.base import Store
-from alarm_callback.stores.memory import MemoryStore
-from alarm_callback.stores.sqlite import SQLiteStore
+from alarm_callback.backends.memory import MemoryStore
+from alarm_callback.backends.sqlite.store import SQLiteStore
+from alarm_callback.core.outbox import Store
+from alarm_callback.core.receiver import Receiver
+from alarm_callback.edges import entry
+from alarm_callback.edges.asgi import App
+from alarm_callback.edges.base import select
+from alarm_callback.testing.chaos import ChaosReport, run
+from alarm_callback.testing.faults import Crash, FaultyStore, Injector
+from alarm_callback.testing.simulator import Simulator, Transport, adapter_transport, alarm_stream, http_transport
 from tests.conftest import free_port
 from tests.test_fuzz_adapters import reply_status
 
@@ -78,8 +78,7 @@ def test_faults_are_reproducible() -> None:
 def test_crash_is_not_swallowed_by_the_receiver() -> None:
     injector = Injector(1.0, mix={"crash": 1.0})
     receiver_store = FaultyStore(MemoryStore(), injector)
-    from alarm_callback.publishers.memory import MemoryPublisher
-    from alarm_callback.quarantine.memory import MemoryQuarantine
+    from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine
     from tests.conftest import post
 
     receiver = Receiver(receiver_store, MemoryPublisher(), MemoryQuarantine())

@@ -11,17 +11,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from alarm_callback.backends import publisher_from_settings
-from alarm_callback.clouds import tencent
-from alarm_callback.errors import ConfigError, PublishError
-from alarm_callback.message import Message
-from alarm_callback.publishers.cmq import CMQQueuePublisher, CMQTopicPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.receiver import Receiver
-from alarm_callback.settings import Settings
-from alarm_callback.stores.base import PENDING, PUBLISHED
-from alarm_callback.stores.memory import MemoryStore
-from alarm_callback.sweeper import sweep
+from alarm_callback.backends.memory import MemoryQuarantine, MemoryStore
+from alarm_callback.backends.options import BackendOptions, TencentOptions
+from alarm_callback.backends.tencent import clients as tencent
+from alarm_callback.backends.tencent.cmq import CMQQueuePublisher, CMQTopicPublisher
+from alarm_callback.config.settings import Settings
+from alarm_callback.config.wiring import publisher_from_settings, tencent_options
+from alarm_callback.core.errors import ConfigError, PublishError
+from alarm_callback.core.message import Message
+from alarm_callback.core.outbox import PENDING, PUBLISHED
+from alarm_callback.core.receiver import Receiver
+from alarm_callback.core.sweeper import sweep
 from tests.conftest import post
 from tests.tencent_endpoint import TencentEndpoint, serve
 
@@ -30,6 +30,11 @@ SECRET_KEY = "test-secret-key-0000000000000000"
 TOKEN = "session-token-from-the-execution-role"
 REGION = "ap-guangzhou"
 MESSAGE = Message(id="s-1", body='{"id":"s-1"}', attributes={"status": "firing", "kind": "metric"})
+
+
+def env_options() -> TencentOptions:
+    """The Tencent client options the deployed function would build from its environment."""
+    return tencent_options(Settings())
 
 
 @pytest.fixture
@@ -55,7 +60,7 @@ def endpoint(role_env: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tencen
 
 
 def test_queue_send_is_signed_and_carries_the_event(endpoint: TencentEndpoint) -> None:
-    CMQQueuePublisher("alarms").publish(MESSAGE)
+    CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
     [call] = endpoint.calls
     assert call.error is None
     assert call.action == "SendCmqMsg"
@@ -67,7 +72,7 @@ def test_queue_send_is_signed_and_carries_the_event(endpoint: TencentEndpoint) -
 
 
 def test_topic_publish_tags_status_and_kind(endpoint: TencentEndpoint) -> None:
-    CMQTopicPublisher("alarm-topic").publish(MESSAGE)
+    CMQTopicPublisher("alarm-topic", options=env_options()).publish(MESSAGE)
     [call] = endpoint.accepted
     assert call.action == "PublishCmqMsg"
     assert call.params == {
@@ -89,13 +94,13 @@ def test_wrong_key_is_refused_by_the_signature_check(role_env: None, monkeypatch
         monkeypatch.setenv("ALARM_CALLBACK_TENCENT_ENDPOINT", running.url)
         tencent.reset_clients()
         with pytest.raises(PublishError, match=r"AuthFailure\.SignatureFailure.*RequestId"):
-            CMQQueuePublisher("alarms").publish(MESSAGE)
+            CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
         assert [c.error for c in running.calls] == ["AuthFailure.SignatureFailure"]  # not retried
 
 
 def test_wrong_region_is_refused(endpoint: TencentEndpoint) -> None:
     with pytest.raises(PublishError, match=r"InvalidParameter\.Region"):
-        CMQQueuePublisher("alarms", region="ap-shanghai").publish(MESSAGE)
+        CMQQueuePublisher("alarms", options=env_options(), region="ap-shanghai").publish(MESSAGE)
 
 
 def test_explicit_settings_win_over_the_role(endpoint: TencentEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,12 +108,12 @@ def test_explicit_settings_win_over_the_role(endpoint: TencentEndpoint, monkeypa
     monkeypatch.setenv("ALARM_CALLBACK_TENCENT_SECRET_KEY", "explicit-key")
     tencent.reset_clients()
     endpoint.secret_id, endpoint.secret_key, endpoint.token = "AKIDexplicit", "explicit-key", None
-    CMQQueuePublisher("alarms").publish(MESSAGE)
+    CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
     assert "x-tc-token" not in endpoint.accepted[0].headers
 
 
 def test_rotated_role_keys_are_picked_up(endpoint: TencentEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
-    publisher = CMQQueuePublisher("alarms")
+    publisher = CMQQueuePublisher("alarms", options=env_options())
     publisher.publish(MESSAGE)
     monkeypatch.setenv("TENCENTCLOUD_SECRETKEY", "rotated-key")
     monkeypatch.setenv("TENCENTCLOUD_SESSIONTOKEN", "rotated-token")
@@ -128,16 +133,16 @@ def test_rotated_role_keys_are_picked_up(endpoint: TencentEndpoint, monkeypatch:
 def test_api_errors_are_publish_errors(endpoint: TencentEndpoint, code: str, text: str) -> None:
     endpoint.failures.append((code, text))
     with pytest.raises(PublishError, match=code):
-        CMQQueuePublisher("alarms").publish(MESSAGE)
+        CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
 
 
 def test_an_http_failure_is_retried_once(endpoint: TencentEndpoint) -> None:
     endpoint.failures.append(502)
-    CMQQueuePublisher("alarms").publish(MESSAGE)
+    CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
     assert [c.error for c in endpoint.calls] == ["HTTP 502", None]
     endpoint.failures += [502, 503]
     with pytest.raises(PublishError, match="ServerNetworkError"):
-        CMQQueuePublisher("alarms").publish(MESSAGE)
+        CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
 
 
 def test_an_answer_without_message_id_is_a_failure(endpoint: TencentEndpoint) -> None:
@@ -145,7 +150,7 @@ def test_an_answer_without_message_id_is_a_failure(endpoint: TencentEndpoint) ->
     endpoint.content_type = "application/json; charset=utf-8"
     endpoint.failures.append(("InternalError", "boom"))
     with pytest.raises(PublishError, match="no message id"):
-        CMQQueuePublisher("alarms").publish(MESSAGE)
+        CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
 
 
 def test_a_silent_endpoint_times_out_within_the_window(role_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,32 +162,32 @@ def test_a_silent_endpoint_times_out_within_the_window(role_env: None, monkeypat
         tencent.reset_clients()
         started = time.monotonic()
         with pytest.raises(PublishError, match=r"ClientNetworkError|timed out|Timeout"):
-            CMQQueuePublisher("alarms").publish(MESSAGE)
+            CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
         assert time.monotonic() - started < 2.0  # 2 attempts x 0.3 s + 0.1 s pause
 
 
 def test_defaults_fit_the_five_second_window(role_env: None) -> None:
-    settings = tencent.tencent_settings()
+    settings = env_options()
     worst = settings.max_attempts * settings.timeout + (settings.max_attempts - 1) * settings.retry_delay
     assert worst < 3.5  # leaves the dedup write and the cold start room in 5 s
-    client = tencent.tdmq_client()
+    client = tencent.tdmq_client(env_options())
     assert client.profile.httpProfile.reqTimeout == settings.timeout
     assert client.profile.httpProfile.endpoint is None  # the SDK's own: tdmq.tencentcloudapi.com
     assert client._apiVersion == "2020-02-17" and client.region == REGION
-    assert tencent.tdmq_client() is client  # built once per container
+    assert tencent.tdmq_client(env_options()) is client  # built once per container
 
 
 def test_missing_credentials_or_region_fail_at_cold_start(role_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TENCENTCLOUD_SECRETKEY")
     tencent.reset_clients()
     with pytest.raises(ConfigError, match="no Tencent credentials"):
-        CMQQueuePublisher("alarms")
+        CMQQueuePublisher("alarms", options=env_options())
     monkeypatch.delenv("TENCENTCLOUD_REGION")
     tencent.reset_clients()
     with pytest.raises(ConfigError, match="no Tencent region"):
-        CMQQueuePublisher("alarms")
+        CMQQueuePublisher("alarms", options=env_options())
     with pytest.raises(ConfigError, match="needs a name"):
-        CMQQueuePublisher.from_url(urlsplit("cmq://"), Settings())
+        CMQQueuePublisher.from_url(urlsplit("cmq://"), BackendOptions())
 
 
 def test_failed_publish_is_acked_kept_and_swept_later(
@@ -218,5 +223,5 @@ def test_blank_explicit_keys_fall_back_to_the_role(endpoint: TencentEndpoint, mo
     for name in ("SECRET_ID", "SECRET_KEY", "SESSION_TOKEN", "REGION"):
         monkeypatch.setenv(f"ALARM_CALLBACK_TENCENT_{name}", "")
     tencent.reset_clients()
-    CMQQueuePublisher("alarms").publish(MESSAGE)
+    CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
     assert endpoint.accepted[0].headers["x-tc-token"] == TOKEN

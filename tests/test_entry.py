@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from alarm_callback import entry
-from alarm_callback.cli import banner
-from alarm_callback.errors import ConfigError
-from alarm_callback.handlers.base import Adapter, UnknownEventError, select
-from alarm_callback.http import Request, Response
-from alarm_callback.sender import is_ack, split_credentials
-from alarm_callback.settings import Settings
+from alarm_callback.config.settings import Settings
+from alarm_callback.core.errors import ConfigError
+from alarm_callback.core.http import Request, Response
+from alarm_callback.edges import entry
+from alarm_callback.edges.base import Adapter, UnknownEventError, select
+from alarm_callback.ops.cli import banner
+from alarm_callback.ops.sender import is_ack, split_credentials
 from tests.conftest import memory_backends
 
 

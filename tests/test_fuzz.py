@@ -14,15 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alarm_callback import samples
-from alarm_callback.asgi import App
-from alarm_callback.auth import Authenticator
-from alarm_callback.http import Request, Response
-from alarm_callback.normalize import dedup_key
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.receiver import Receiver
-from alarm_callback.stores.base import PUBLISHED
-from alarm_callback.stores.memory import MemoryStore
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
+from alarm_callback.core.auth import Authenticator
+from alarm_callback.core.http import Request, Response
+from alarm_callback.core.identity import dedup_key
+from alarm_callback.core.outbox import PUBLISHED
+from alarm_callback.core.receiver import Receiver
+from alarm_callback.edges.asgi import App
 
 SAMPLES = [json.loads(body) for body in samples.load().values()]
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

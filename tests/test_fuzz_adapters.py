@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as event_note
 from hypothesis import strategies as st
 
-from alarm_callback import entry, handlers
-from alarm_callback.handlers.base import UnknownEventError, select
-from alarm_callback.normalize import dedup_key
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.stores.base import PUBLISHED
+from alarm_callback import edges as handlers
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine
+from alarm_callback.core.identity import dedup_key
+from alarm_callback.core.outbox import PUBLISHED
+from alarm_callback.edges import entry
+from alarm_callback.edges.base import UnknownEventError, select
 from tests.conftest import memory_backends
 from tests.test_fuzz import _paths, bodies, json_values
 

@@ -10,15 +10,13 @@ from typing import Any
 
 import pytest
 
-from alarm_callback import log
-from alarm_callback.auth import Authenticator
-from alarm_callback.errors import StoreError
-from alarm_callback.http import Request
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.receiver import Receiver
-from alarm_callback.settings import Settings
-from alarm_callback.stores.memory import MemoryStore
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
+from alarm_callback.config import logs as log
+from alarm_callback.config.settings import Settings
+from alarm_callback.core.auth import Authenticator
+from alarm_callback.core.errors import StoreError
+from alarm_callback.core.http import Request
+from alarm_callback.core.receiver import Receiver
 
 TOKEN = "tok-Zq9xW2secret"
 USER, PASSWORD = "tencent", "pw-K7v3secret"

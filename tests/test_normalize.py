@@ -9,15 +9,10 @@ from typing import Any
 
 import pytest
 
-from alarm_callback.models.callback import TencentCallback
-from alarm_callback.normalize import (
-    InvalidId,
-    MissingId,
-    dedup_key,
-    load_timezone,
-    normalize,
-    to_utc,
-)
+from alarm_callback.core.identity import InvalidId, MissingId, dedup_key
+from alarm_callback.core.models.callback import TencentCallback
+from alarm_callback.core.normalize import normalize
+from alarm_callback.core.times import load_timezone, to_utc
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 SHANGHAI = load_timezone("Asia/Shanghai")

@@ -6,19 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from alarm_callback.backends import publisher_from_settings, quarantine_from_settings, store_from_settings
-from alarm_callback.errors import ConfigError, PublishError
-from alarm_callback.message import Message
-from alarm_callback.publishers.base import FanOut, Publisher
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.publishers.sqlite import SQLiteQueue
-from alarm_callback.publishers.stdout import StdoutPublisher
-from alarm_callback.quarantine.base import Quarantined
-from alarm_callback.quarantine.sqlite import SQLiteQuarantine
-from alarm_callback.settings import Settings
-from alarm_callback.stores.sqlite import SQLiteStore
+from alarm_callback.backends.memory import MemoryPublisher
+from alarm_callback.backends.sqlite.quarantine import SQLiteQuarantine
+from alarm_callback.backends.sqlite.queue import SQLiteQueue
+from alarm_callback.backends.sqlite.store import SQLiteStore
+from alarm_callback.backends.stdout import StdoutPublisher
+from alarm_callback.config.settings import Settings
+from alarm_callback.config.wiring import publisher_from_settings, quarantine_from_settings, store_from_settings
+from alarm_callback.core.errors import ConfigError, PublishError
+from alarm_callback.core.message import Message
+from alarm_callback.core.ports import FanOut, Publisher, Quarantined
 
-MSG = Message(id="a", body='{"id":"a"}', group="g", attributes={"status": "firing"})
+MSG = Message(id="a", body='{"id":"a"}', fingerprint="g", attributes={"status": "firing"})
 
 
 def test_sqlite_queue_is_readable_from_another_connection(tmp_path: Path) -> None:
@@ -39,10 +38,6 @@ def test_stdout_writes_one_line_per_message() -> None:
 
 
 class Broken(Publisher):
-    @classmethod
-    def from_url(cls, url, settings):  # type: ignore[no-untyped-def]
-        return cls()
-
     def publish(self, message: Message) -> None:
         raise PublishError("nope")
 

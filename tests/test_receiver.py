@@ -8,17 +8,15 @@ from typing import Any
 
 import pytest
 
-from alarm_callback.auth import Authenticator
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
 from alarm_callback.consumer import decode
-from alarm_callback.errors import PublishError, StoreError
-from alarm_callback.http import Request
-from alarm_callback.message import Message
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.receiver import Outcome, Receiver
-from alarm_callback.stores.base import PENDING, PUBLISHED
-from alarm_callback.stores.memory import MemoryStore
-from alarm_callback.sweeper import sweep
+from alarm_callback.core.auth import Authenticator
+from alarm_callback.core.errors import PublishError, StoreError
+from alarm_callback.core.http import Request
+from alarm_callback.core.message import Message
+from alarm_callback.core.outbox import PENDING, PUBLISHED
+from alarm_callback.core.receiver import Outcome, Receiver
+from alarm_callback.core.sweeper import sweep
 from tests.conftest import post
 
 
@@ -50,7 +48,7 @@ def test_ack_and_one_message(receiver: Receiver, metric_sample: dict[str, Any]) 
         "region": "gz",
         "policy_id": "policy-n4exeh88",
     }
-    assert message.group == event.fingerprint
+    assert message.fingerprint == event.fingerprint
     assert receiver.store.get("xxxxxxxx").status == PUBLISHED  # type: ignore[union-attr]
 
 

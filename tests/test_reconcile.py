@@ -12,28 +12,24 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alarm_callback.errors import ConfigError
-from alarm_callback.normalize import load_timezone, normalize
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.receiver import Receiver
-from alarm_callback.reconcile import (
-    HistoryError,
-    Listing,
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
+from alarm_callback.config.settings import Settings
+from alarm_callback.config.wiring import require_markers
+from alarm_callback.core.errors import ConfigError
+from alarm_callback.core.normalize import normalize
+from alarm_callback.core.outbox import ClaimStatus
+from alarm_callback.core.receiver import Receiver
+from alarm_callback.core.sweeper import sweep
+from alarm_callback.core.times import load_timezone
+from alarm_callback.reconcile.records import (
     callback_metric_name,
-    parse_duration,
-    reconcile,
     record_dimensions,
     record_kind,
     record_states,
-    render,
-    require_markers,
     to_alarm,
 )
-from alarm_callback.settings import Settings
-from alarm_callback.stores.base import ClaimStatus
-from alarm_callback.stores.memory import MemoryStore
-from alarm_callback.sweeper import sweep
+from alarm_callback.reconcile.report import render
+from alarm_callback.reconcile.run import HistoryError, Listing, parse_duration, reconcile
 from tests.conftest import post
 
 FIXTURES = Path(__file__).parent / "fixtures" / "history"

@@ -16,19 +16,19 @@ from typing import Any
 
 import pytest
 
-from alarm_callback import cli, entry
-from alarm_callback.clouds import tencent
-from alarm_callback.clouds.tencent import TencentSettings
-from alarm_callback.clouds.tencent_history import TencentHistory, monitor_client
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
+from alarm_callback.backends.options import TencentOptions
+from alarm_callback.backends.sqlite.queue import SQLiteQueue
+from alarm_callback.backends.sqlite.store import SQLiteStore
+from alarm_callback.backends.tencent import clients as tencent
+from alarm_callback.backends.tencent.history import TencentHistory, monitor_client
+from alarm_callback.config.wiring import receiver_from_settings
 from alarm_callback.consumer import decode
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.publishers.sqlite import SQLiteQueue
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.receiver import Receiver
-from alarm_callback.reconcile import HistoryError, reconcile
-from alarm_callback.stores.base import PENDING, Store
-from alarm_callback.stores.memory import MemoryStore
-from alarm_callback.stores.sqlite import SQLiteStore
+from alarm_callback.core.outbox import PENDING, Store
+from alarm_callback.core.receiver import Receiver
+from alarm_callback.edges import entry
+from alarm_callback.ops import cli
+from alarm_callback.reconcile.run import HistoryError, reconcile
 from tests.conftest import post
 from tests.tencent_endpoint import TencentEndpoint, serve
 
@@ -119,14 +119,14 @@ class Sleeps:
 
 
 def history(api: HistoryEndpoint, sleeps: Sleeps | None = None, **kw: Any) -> TencentHistory:
-    settings = TencentSettings(
-        secret_id=SECRET_ID,  # type: ignore[arg-type]
-        secret_key=SECRET_KEY,  # type: ignore[arg-type]
-        session_token=TOKEN,  # type: ignore[arg-type]
+    settings = TencentOptions(
+        secret_id=SECRET_ID,
+        secret_key=SECRET_KEY,
+        session_token=TOKEN,
         region=REGION,
     )
     kw.setdefault("page_size", 4)
-    return TencentHistory(monitor_client(api.url, settings), sleep=sleeps or Sleeps(), **kw)
+    return TencentHistory(monitor_client(settings, api.url), sleep=sleeps or Sleeps(), **kw)
 
 
 def deliver_callbacks(store: Store, publisher: MemoryPublisher, shift: int = 0) -> None:
@@ -287,7 +287,7 @@ def test_server_errors_are_retried(api: HistoryEndpoint) -> None:
 def test_a_wrong_key_is_an_error_not_a_retry(api: HistoryEndpoint) -> None:
     source = history(api)
     source.client.credential = tencent.Credential(
-        TencentSettings(secret_id=SECRET_ID, secret_key="wrong", region=REGION)  # type: ignore[arg-type]
+        TencentOptions(secret_id=SECRET_ID, secret_key="wrong", region=REGION)
     )
     with pytest.raises(HistoryError, match=r"AuthFailure\."):
         reconcile(source, MemoryStore(), MemoryPublisher(), since=SINCE, until=UNTIL, now=NOW)
@@ -360,9 +360,9 @@ def live(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Hist
 
 
 def _deliver_through_settings(shift: int) -> None:
-    from alarm_callback.settings import Settings
+    from alarm_callback.config.settings import Settings
 
-    receiver = Receiver.from_settings(Settings())
+    receiver = receiver_from_settings(Settings())
     for body in delivered_callbacks(shift):
         assert post(receiver, body, path="/callback/t0ken").status == 200
 

@@ -8,23 +8,22 @@ import json
 import multiprocessing
 import uuid
 from collections.abc import Callable, Iterator
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 
-from alarm_callback import chaos
-from alarm_callback.backends import store_from_settings
-from alarm_callback.errors import PublishError, StoreError
-from alarm_callback.message import Message
-from alarm_callback.publishers.base import Publisher
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
-from alarm_callback.receiver import Outcome, Receiver
-from alarm_callback.settings import Settings
-from alarm_callback.stores.base import PENDING, PUBLISHED, ClaimStatus, Store
-from alarm_callback.stores.redis import RedisStore
-from alarm_callback.sweeper import sweep
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine
+from alarm_callback.backends.redis.store import RedisStore
+from alarm_callback.config.settings import Settings
+from alarm_callback.config.wiring import store_from_settings
+from alarm_callback.core.errors import PublishError, StoreError
+from alarm_callback.core.message import Message
+from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus, Store
+from alarm_callback.core.ports import Publisher
+from alarm_callback.core.receiver import Outcome, Receiver
+from alarm_callback.core.sweeper import sweep
+from alarm_callback.testing import chaos
 from tests.conftest import post, require_server
 from tests.test_stores import T0, check_claims_from_processes, check_concurrent_claims, check_store_semantics
 
@@ -143,10 +142,6 @@ def test_unreachable_server_is_a_store_error() -> None:
 
 
 class _Down(Publisher):
-    @classmethod
-    def from_url(cls, url: SplitResult, settings: Settings) -> _Down:
-        return cls()
-
     def publish(self, message: Message) -> None:
         raise PublishError("queue down")
 
@@ -186,9 +181,9 @@ def test_rediss_url_builds_a_tls_client_without_connecting() -> None:
 
 
 def test_redis_quarantine_round_trip(prefix: str) -> None:
-    from alarm_callback.backends import quarantine_from_settings
-    from alarm_callback.quarantine.base import Quarantined
-    from alarm_callback.quarantine.redis import RedisQuarantine
+    from alarm_callback.backends.redis.quarantine import RedisQuarantine
+    from alarm_callback.config.wiring import quarantine_from_settings
+    from alarm_callback.core.ports import Quarantined
 
     quarantine = quarantine_from_settings(Settings(quarantine_url=f"{URL}?prefix={prefix}"))
     assert isinstance(quarantine, RedisQuarantine)

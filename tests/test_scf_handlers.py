@@ -13,18 +13,10 @@ from typing import Any
 import pytest
 
 import handler
-from alarm_callback import entry
-from alarm_callback.handlers import SCF, UnknownEventError, load
-from alarm_callback.handlers.scf import (
-    ApiGatewayAdapter,
-    DirectInvocationAdapter,
-    FunctionUrlAdapter,
-    InvocationFailed,
-    scf_settings,
-)
-from alarm_callback.http import Response
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.quarantine.memory import MemoryQuarantine
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine
+from alarm_callback.core.http import Response
+from alarm_callback.edges import SCF, UnknownEventError, entry, load
+from alarm_callback.edges.scf import ApiGatewayAdapter, DirectInvocationAdapter, FunctionUrlAdapter, InvocationFailed
 from tests.conftest import memory_backends
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scf"
@@ -67,17 +59,16 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryPublisher]:
     monkeypatch.delenv("ALARM_CALLBACK_SCF_RESPONSE", raising=False)
     memory_backends(monkeypatch)
     entry.reset()
-    scf_settings.cache_clear()
     publisher = entry.receiver().publisher
     assert isinstance(publisher, MemoryPublisher)
     yield publisher
     entry.reset()
-    scf_settings.cache_clear()
 
 
 def passthrough(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALARM_CALLBACK_SCF_RESPONSE", "passthrough")
-    scf_settings.cache_clear()
+    entry.edge_options.cache_clear()
+    entry.settings.cache_clear()
 
 
 def test_every_fixture_is_covered() -> None:

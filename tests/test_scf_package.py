@@ -58,8 +58,17 @@ def test_size_is_printed(built: tuple[Path, str]) -> None:
 
 def test_handler_and_package_at_the_root(names: list[str]) -> None:
     assert "handler.py" in names
-    for module in ("entry.py", "handlers/scf.py", "stores/redis.py", "publishers/cmq.py", "publishers/amqp.py"):
+    for module in (
+        "edges/entry.py",
+        "edges/scf.py",
+        "backends/redis/store.py",
+        "backends/tencent/cmq.py",
+        "backends/amqp.py",
+    ):
         assert f"alarm_callback/{module}" in names
+    tops = {n.split("/")[0] for n in names}
+    assert not tops & {"tests", "benchmarks"}
+    assert not [n for n in names if n.startswith("alarm_callback/testing/")]  # test machinery never ships
     assert "alarm_callback/samples/metric.json" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
@@ -145,7 +154,7 @@ os.environ.update({
     "ALARM_CALLBACK_QUEUE_URL": "memory://", "ALARM_CALLBACK_QUARANTINE_URL": "memory://",
 })
 import handler
-import alarm_callback.stores.redis, alarm_callback.publishers.cmq, alarm_callback.publishers.amqp
+import alarm_callback.backends.redis.store, alarm_callback.backends.tencent.cmq, alarm_callback.backends.amqp
 event = json.load(open(sys.argv[1]))
 event["path"] = "/callback/t0k"
 reply = handler.main_handler(event, {"function_name": "alarm-callback", "tencentcloud_region": "ap-guangzhou"})

@@ -8,11 +8,11 @@ from typing import Any
 
 import jsonschema
 
-from alarm_callback import schema
+from alarm_callback.backends.memory import MemoryPublisher
 from alarm_callback.consumer import decode
-from alarm_callback.http import Request
-from alarm_callback.publishers.memory import MemoryPublisher
-from alarm_callback.receiver import Receiver
+from alarm_callback.core.http import Request
+from alarm_callback.core.receiver import Receiver
+from alarm_callback.ops import schema
 
 COMMITTED = Path(__file__).resolve().parent.parent / "schema" / "alarm-event.schema.json"
 

@@ -125,8 +125,8 @@ def test_send_reports_a_missing_ack_after_tencents_resends(env: dict[str, str]) 
 
 
 def test_replay_accepts_a_fixed_body(env: dict[str, str], tmp_path: Path) -> None:
-    from alarm_callback.quarantine.base import Quarantined
-    from alarm_callback.quarantine.sqlite import SQLiteQuarantine
+    from alarm_callback.backends.sqlite.quarantine import SQLiteQuarantine
+    from alarm_callback.core.ports import Quarantined
 
     SQLiteQuarantine(str(tmp_path / "quarantine.db")).put(
         Quarantined("q1", time.time(), "invalid_json", "was cut", samples.load()["metric"], "asgi")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from alarm_callback.stores.base import PENDING, PUBLISHED, ClaimStatus, Store
-from alarm_callback.stores.memory import MemoryStore
-from alarm_callback.stores.sqlite import SQLiteStore
+from alarm_callback.backends.memory import MemoryStore
+from alarm_callback.backends.sqlite.store import SQLiteStore
+from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus, Store
 
 T0 = 1_700_000_000.0
 

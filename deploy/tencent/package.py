@@ -30,7 +30,9 @@ PYTHON_VERSION = "3.10"
 # Top-level names that must never be in the package: AWS SDKs, test code, and every
 # Tencent SDK product but those we call (tencentcloud/<product>/): tdmq (CMQ publishers)
 # and monitor (the alarm-history reconciler).
-FORBIDDEN_TOP = ("boto3", "botocore", "s3transfer", "moto", "tests", "pytest", "_pytest")
+FORBIDDEN_TOP = ("boto3", "botocore", "s3transfer", "moto", "tests", "benchmarks", "pytest", "_pytest")
+# Test machinery inside the package: never shipped (import-linter keeps the rest off it).
+NOT_SHIPPED = ("alarm_callback/testing",)
 ALLOWED_TENCENT = ("__init__.py", "common", "tdmq", "monitor")
 # pip evaluates environment markers against the interpreter running it, not the
 # --python-version target, so dependencies behind a marker the target needs are dropped.
@@ -61,6 +63,8 @@ def copy_sources(stage: Path) -> None:
             shutil.copytree(source, stage / name, ignore=ignore)
         else:
             shutil.copy2(source, stage / name)
+    for name in NOT_SHIPPED:
+        shutil.rmtree(stage / name, ignore_errors=True)
 
 
 def check(names: Iterable[str]) -> list[str]:
@@ -70,7 +74,11 @@ def check(names: Iterable[str]) -> list[str]:
         top, _, rest = name.partition("/")
         if top == "tencentcloud":
             return rest.split("/")[0] not in ALLOWED_TENCENT
-        return top in FORBIDDEN_TOP or top.startswith(("boto3-", "botocore-"))
+        return (
+            top in FORBIDDEN_TOP
+            or top.startswith(("boto3-", "botocore-"))
+            or any(name.startswith(f"{path}/") for path in NOT_SHIPPED)
+        )
 
     return [name for name in names if forbidden(name)]
 

@@ -1,0 +1,1 @@
+"""AWS: DynamoDB store and quarantine, SQS and SNS publishers; shared boto3 clients in `clients`."""

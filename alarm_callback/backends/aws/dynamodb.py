@@ -1,0 +1,206 @@
+"""`dynamodb://TABLE`: the dedup store and outbox on DynamoDB.
+
+Table layout (serverless.yml creates it):
+
+* partition key ``pk`` (S): the dedup key;
+* ``status``, ``message``, ``created_at``, ``updated_at``, ``expires_at``, ``lease_until``:
+  the `Record` fields (times as epoch seconds);
+* ``outbox`` (S, ``"pending"``): present only while the record is pending. It is the
+  partition key of the sparse GSI ``pending`` (sort key ``updated_at``), so the sweeper
+  queries the few pending records oldest first instead of scanning the table;
+* ``ttl`` (N): set when the record is published, for DynamoDB's TTL clean-up. Expiry itself
+  is decided from ``expires_at`` (TTL deletes up to days late), and a pending record has no
+  ``ttl``: it is still owed to the queue.
+
+A claim is one conditional PutItem whose condition is `Record.claimable` (absent, expired,
+or pending past its lease). When it fails, ``ReturnValuesOnConditionCheckFailure=ALL_OLD``
+returns the record in the same call, so a duplicate costs one request.
+
+The quarantine can live in the same table (`dynamodb_quarantine`), so a Lambda needs no
+second store.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import SplitResult
+
+from ...core.errors import ConfigError, StoreError
+from ...core.outbox import PENDING, PUBLISHED, Claim, ClaimStatus, Record, Store
+from ..options import AwsOptions, BackendOptions
+from .clients import AWS_ERRORS, client, error_text
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+KEY = "pk"
+PENDING_INDEX = "pending"
+OUTBOX = "outbox"  # sparse GSI partition attribute: "pending" records and "quarantine" items
+QUARANTINED = "quarantine"
+TTL = "ttl"
+_NUMBERS = ("created_at", "updated_at", "expires_at", "lease_until")
+
+# Record.claimable, as a condition. Every name goes through #aliases ("status" and "ttl"
+# are DynamoDB reserved words).
+_CLAIMABLE = "attribute_not_exists(#pk) OR #expires_at <= :now OR (#status = :pending AND #lease_until <= :now)"
+
+
+class DynamoDBStore(Store):
+    schemes = ("dynamodb",)
+
+    def __init__(
+        self,
+        table: str,
+        ttl_seconds: float = 86400,
+        lease_seconds: float = 10.0,
+        *,
+        dynamodb: DynamoDBClient | None = None,
+        options: AwsOptions | None = None,
+    ) -> None:
+        super().__init__(ttl_seconds, lease_seconds)
+        if not table:
+            raise ConfigError("dynamodb:// needs a table name: dynamodb://TABLE")
+        self.table = table
+        self.client = dynamodb if dynamodb is not None else client("dynamodb", options or AwsOptions())
+
+    @classmethod
+    def from_url(cls, url: SplitResult, options: BackendOptions) -> DynamoDBStore:
+        return cls(url.netloc or url.path.strip("/"), options.ttl_seconds, options.lease_seconds, options=options.aws)
+
+    def claim(self, key: str, message: str, now: float | None = None) -> Claim:
+        now = time.time() if now is None else now
+        record = self.new_record(key, message, now)
+        for _ in range(3):  # the old item can only vanish under TTL deletion: retry
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item={**_item(record), OUTBOX: {"S": PENDING}},
+                    ConditionExpression=_CLAIMABLE,
+                    ExpressionAttributeNames={
+                        "#pk": KEY,
+                        "#expires_at": "expires_at",
+                        "#status": "status",
+                        "#lease_until": "lease_until",
+                    },
+                    ExpressionAttributeValues={":now": number(now), ":pending": {"S": PENDING}},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except self.client.exceptions.ConditionalCheckFailedException as exc:
+                old: Any = exc.response.get("Item")  # ALL_OLD: the record that won
+                existing = _record(old) if isinstance(old, dict) and old else self.get(key)
+                if existing is not None:
+                    return self.lost_claim(existing)
+                continue
+            except AWS_ERRORS as exc:
+                raise StoreError(f"dynamodb claim failed: {error_text(exc)}") from exc
+            return Claim(ClaimStatus.CLAIMED, record)
+        raise StoreError(f"could not claim {key!r}")
+
+    def mark_published(self, key: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={KEY: {"S": key}},
+                # ttl: at or after the record's expires_at, in the whole epoch seconds TTL wants.
+                UpdateExpression="SET #status = :published, #updated_at = :now, #ttl = :ttl REMOVE #outbox",
+                ConditionExpression="attribute_exists(#pk)",
+                ExpressionAttributeNames={
+                    "#pk": KEY,
+                    "#status": "status",
+                    "#updated_at": "updated_at",
+                    "#ttl": TTL,
+                    "#outbox": OUTBOX,
+                },
+                ExpressionAttributeValues={
+                    ":published": {"S": PUBLISHED},
+                    ":now": number(now),
+                    ":ttl": {"N": str(math.ceil(now + self.ttl_seconds))},
+                },
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return  # no such record (expired and deleted): nothing to mark, as in the other stores
+        except AWS_ERRORS as exc:
+            raise StoreError(f"dynamodb mark_published failed: {error_text(exc)}") from exc
+
+    def get(self, key: str) -> Record | None:
+        try:
+            found = self.client.get_item(TableName=self.table, Key={KEY: {"S": key}}, ConsistentRead=True)
+        except AWS_ERRORS as exc:
+            raise StoreError(f"dynamodb get failed: {error_text(exc)}") from exc
+        item = found.get("Item")
+        return _record(item) if item else None
+
+    def pending(self, older_than: float, now: float | None = None, limit: int = 100) -> list[Record]:
+        now = time.time() if now is None else now
+        records: list[Record] = []
+        query: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": PENDING_INDEX,
+            "KeyConditionExpression": "#outbox = :pending AND #updated_at <= :cutoff",
+            "ExpressionAttributeNames": {"#outbox": OUTBOX, "#updated_at": "updated_at"},
+            "ExpressionAttributeValues": {":pending": {"S": PENDING}, ":cutoff": number(now - older_than)},
+            "ScanIndexForward": True,  # oldest first
+        }
+        try:
+            while len(records) < limit:
+                page = self.client.query(**query, Limit=limit - len(records))
+                records.extend(_record(item) for item in page.get("Items", []))
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except AWS_ERRORS as exc:
+            raise StoreError(f"dynamodb pending query failed: {error_text(exc)}") from exc
+        # The index is eventually consistent: a record published a moment ago may still be
+        # listed. The sweeper's claim re-checks it atomically, so that costs one request.
+        return [r for r in records if r.status == PENDING]
+
+
+def number(value: float) -> dict[str, str]:
+    return {"N": repr(float(value))}
+
+
+def _item(record: Record) -> dict[str, Any]:
+    return {
+        KEY: {"S": record.key},
+        "status": {"S": record.status},
+        "message": {"S": record.message},
+        **{name: number(getattr(record, name)) for name in _NUMBERS},
+    }
+
+
+def _record(item: Mapping[str, Any]) -> Record:
+    return Record(
+        key=item[KEY]["S"],
+        status=item["status"]["S"],
+        message=item["message"]["S"],
+        **{name: float(item[name]["N"]) for name in _NUMBERS},
+    )
+
+
+def table_definition(table: str) -> dict[str, Any]:
+    """CreateTable arguments for the layout above: local tables (DynamoDB Local, moto) and
+    the tests, which also check that serverless.yml declares the same keys and index."""
+    return {
+        "TableName": table,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": KEY, "AttributeType": "S"},
+            {"AttributeName": OUTBOX, "AttributeType": "S"},
+            {"AttributeName": "updated_at", "AttributeType": "N"},
+        ],
+        "KeySchema": [{"AttributeName": KEY, "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": PENDING_INDEX,
+                "KeySchema": [
+                    {"AttributeName": OUTBOX, "KeyType": "HASH"},
+                    {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }

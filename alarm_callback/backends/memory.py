@@ -1,0 +1,99 @@
+"""`memory://` store, queue and quarantine: tests, benchmarks, and a single warm container
+that needs nothing else. Tests read `MemoryPublisher.messages` and `MemoryQuarantine.items`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from urllib.parse import SplitResult
+
+from ..core.message import Message
+from ..core.outbox import PENDING, Claim, ClaimStatus, Record, Store
+from ..core.ports import Publisher, Quarantine, Quarantined
+from .options import BackendOptions
+
+
+class MemoryStore(Store):
+    schemes = ("memory",)
+
+    def __init__(self, ttl_seconds: float = 86400, lease_seconds: float = 10.0) -> None:
+        super().__init__(ttl_seconds, lease_seconds)
+        self._records: dict[str, Record] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: SplitResult, options: BackendOptions) -> MemoryStore:
+        return cls(options.ttl_seconds, options.lease_seconds)
+
+    def claim(self, key: str, message: str, now: float | None = None) -> Claim:
+        now = time.time() if now is None else now
+        with self._lock:
+            existing = self._records.get(key)
+            if existing is not None and not existing.claimable(now):
+                return self.lost_claim(existing)
+            record = self.new_record(key, message, now)
+            self._records[key] = record
+            return Claim(ClaimStatus.CLAIMED, record)
+
+    def mark_published(self, key: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        with self._lock:
+            record = self._records.get(key)
+            if record is not None:
+                self._records[key] = record.marked_published(now)
+
+    def get(self, key: str) -> Record | None:
+        return self._records.get(key)
+
+    def pending(self, older_than: float, now: float | None = None, limit: int = 100) -> list[Record]:
+        now = time.time() if now is None else now
+        with self._lock:
+            found = [r for r in self._records.values() if r.status == PENDING and r.updated_at <= now - older_than]
+        return sorted(found, key=lambda r: r.updated_at)[:limit]
+
+    def purge(self, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        with self._lock:
+            expired = [k for k, r in self._records.items() if r.status != PENDING and r.expires_at <= now]
+            for key in expired:
+                del self._records[key]
+        return len(expired)
+
+
+class MemoryPublisher(Publisher):
+    schemes = ("memory",)
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: SplitResult, options: BackendOptions) -> MemoryPublisher:
+        return cls()
+
+    def publish(self, message: Message) -> None:
+        with self._lock:
+            self.messages.append(message)
+
+
+class MemoryQuarantine(Quarantine):
+    schemes = ("memory",)
+
+    def __init__(self) -> None:
+        self.items: dict[str, Quarantined] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: SplitResult, options: BackendOptions) -> MemoryQuarantine:
+        return cls()
+
+    def put(self, item: Quarantined) -> None:
+        with self._lock:
+            self.items[item.id] = item
+
+    def list(self, limit: int = 100) -> list[Quarantined]:
+        return sorted(self.items.values(), key=lambda item: item.received_at)[:limit]
+
+    def delete(self, item_id: str) -> None:
+        with self._lock:
+            self.items.pop(item_id, None)

@@ -1,0 +1,1 @@
+"""Redis: the store and the quarantine for Tencent SCF (which has no lasting disk)."""

@@ -1,0 +1,196 @@
+"""`redis://` / `rediss://`: the dedup store and outbox on Redis (TencentDB for Redis).
+
+URL: ``redis://[:PASSWORD@]HOST:6379/DB?prefix=alarm-callback`` (TencentDB writes the
+password as ``instance-id:password``; put it URL-encoded in the password part). Any other
+query parameter is redis-py's own (``socket_timeout=``, ``socket_connect_timeout=``...).
+
+Layout, every key under one hash tag so a cluster keeps them in one slot:
+
+* ``{PREFIX}:r:KEY``: a hash with the `Record` fields. A pending record has no Redis
+  expiry (it is still owed to the queue); a published one expires at ``expires_at``.
+  Expiry itself is decided from ``expires_at``, as in every store.
+* ``{PREFIX}:pending``: a sorted set of the pending keys scored by ``updated_at``, the
+  sweeper's index, so it never scans the keyspace.
+
+`claim` and `mark_published` are Lua scripts: the test of `Record.claimable`, the write and
+the index update happen in one atomic step. A fresh key is a plain create (what SET NX
+would do); a stale pending or expired record is taken over in the same script, and a lost
+race returns the standing record in the same round trip.
+
+The timeouts fit Tencent's 5 s window: 0.5 s to connect, 1 s per command, and one retry on
+a dropped connection (a frozen SCF container finds its pooled socket closed). A retried
+claim whose first attempt did land sees its own record "in progress" and acks; the record
+is published by the sweeper once the lease runs out, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, cast
+from urllib.parse import SplitResult, parse_qsl, urlencode
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from ...core.errors import ConfigError, StoreError
+from ...core.outbox import Claim, ClaimStatus, Record, Store
+from ..options import BackendOptions
+
+DEFAULT_PREFIX = "alarm-callback"
+_TIMEOUTS = {"socket_timeout": "1.0", "socket_connect_timeout": "0.5"}
+
+# KEYS: record, pending index. ARGV: key, message, now, expires_at, lease_until.
+# Returns 1 when claimed, else the standing record as a flat HGETALL list.
+_CLAIM = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if status then
+  local now = tonumber(ARGV[3])
+  local expired = tonumber(redis.call('HGET', KEYS[1], 'expires_at')) <= now
+  local stale = status == 'pending' and tonumber(redis.call('HGET', KEYS[1], 'lease_until')) <= now
+  if not (expired or stale) then
+    return redis.call('HGETALL', KEYS[1])
+  end
+end
+redis.call('HSET', KEYS[1], 'status', 'pending', 'message', ARGV[2], 'created_at', ARGV[3],
+  'updated_at', ARGV[3], 'expires_at', ARGV[4], 'lease_until', ARGV[5])
+redis.call('PERSIST', KEYS[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+return 1
+"""
+
+# KEYS: record, pending index. ARGV: key, now. The record expires at its expires_at.
+_MARK_PUBLISHED = """
+redis.call('ZREM', KEYS[2], ARGV[1])
+local expires_at = redis.call('HGET', KEYS[1], 'expires_at')
+if not expires_at then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'status', 'published', 'updated_at', ARGV[2])
+local ms = math.floor((tonumber(expires_at) - tonumber(ARGV[2])) * 1000)
+redis.call('PEXPIRE', KEYS[1], math.max(ms, 1))
+return 1
+"""
+
+
+class RedisStore(Store):
+    schemes = ("redis", "rediss")
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = DEFAULT_PREFIX,
+        ttl_seconds: float = 86400,
+        lease_seconds: float = 10.0,
+    ) -> None:
+        super().__init__(ttl_seconds, lease_seconds)
+        self.client = client
+        self.prefix = prefix
+        self._tag = "{" + prefix + "}"
+        self._pending = f"{self._tag}:pending"
+        self._claim = client.register_script(_CLAIM)
+        self._mark = client.register_script(_MARK_PUBLISHED)
+
+    @classmethod
+    def from_url(cls, url: SplitResult, options: BackendOptions) -> RedisStore:
+        return cls.connect(url, options.ttl_seconds, options.lease_seconds)
+
+    @classmethod
+    def connect(cls, url: SplitResult, ttl_seconds: float = 86400, lease_seconds: float = 10.0) -> RedisStore:
+        client, prefix = connect(url)
+        return cls(client, prefix, ttl_seconds, lease_seconds)
+
+    def _key(self, key: str) -> str:
+        return f"{self._tag}:r:{key}"
+
+    def claim(self, key: str, message: str, now: float | None = None) -> Claim:
+        now = time.time() if now is None else now
+        record = self.new_record(key, message, now)
+        args = [key, message, repr(now), repr(record.expires_at), repr(record.lease_until)]
+        try:
+            result = self._claim(keys=[self._key(key), self._pending], args=args)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis claim failed: {exc}") from exc
+        if result == 1:
+            return Claim(ClaimStatus.CLAIMED, record)
+        return self.lost_claim(_record(key, _pairs(result)))
+
+    def mark_published(self, key: str, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        try:
+            self._mark(keys=[self._key(key), self._pending], args=[key, repr(now)])
+        except redis.RedisError as exc:
+            raise StoreError(f"redis mark_published failed: {exc}") from exc
+
+    def get(self, key: str) -> Record | None:
+        try:
+            fields = cast("dict[str, str]", self.client.hgetall(self._key(key)))
+        except redis.RedisError as exc:
+            raise StoreError(f"redis get failed: {exc}") from exc
+        return _record(key, fields) if fields else None
+
+    def pending(self, older_than: float, now: float | None = None, limit: int = 100) -> list[Record]:
+        now = time.time() if now is None else now
+        try:
+            keys = cast("list[str]", self.client.zrangebyscore(self._pending, "-inf", repr(now - older_than), 0, limit))
+            if not keys:
+                return []
+            pipe = self.client.pipeline(transaction=False)
+            for key in keys:
+                pipe.hgetall(self._key(key))
+            rows: list[dict[str, str]] = pipe.execute()
+            # An index entry without its record (deleted by hand, evicted): drop the entry.
+            orphans = [key for key, fields in zip(keys, rows, strict=True) if not fields]
+            if orphans:
+                self.client.zrem(self._pending, *orphans)
+        except redis.RedisError as exc:
+            raise StoreError(f"redis pending failed: {exc}") from exc
+        return [_record(key, fields) for key, fields in zip(keys, rows, strict=True) if fields]
+
+    def close(self) -> None:
+        self.client.close()
+
+    def drop_all(self) -> int:
+        """Delete every key under this prefix (tests, and clearing a staging store)."""
+        try:
+            keys = list(self.client.scan_iter(match=f"{self._tag}:*", count=500))
+            return int(self.client.delete(*keys)) if keys else 0
+        except redis.RedisError as exc:
+            raise StoreError(f"redis drop_all failed: {exc}") from exc
+
+
+def connect(url: SplitResult) -> tuple[redis.Redis, str]:
+    """The client for a ``redis://`` URL and the key prefix: our ``prefix`` is taken out of
+    the query, redis-py reads the rest. Shared by the store and the quarantine."""
+    query = dict(parse_qsl(url.query, keep_blank_values=True))
+    prefix = query.pop("prefix", DEFAULT_PREFIX)
+    if not prefix:
+        raise ConfigError("redis:// prefix must not be empty")
+    query = {**_TIMEOUTS, **query}
+    client = redis.Redis.from_url(
+        url._replace(query=urlencode(query)).geturl(),
+        retry=Retry(NoBackoff(), 1),
+        retry_on_timeout=True,
+        decode_responses=True,
+    )
+    return client, prefix
+
+
+def _pairs(flat: Any) -> dict[str, str]:
+    items = list(flat)
+    return dict(zip(items[::2], items[1::2], strict=True))
+
+
+def _record(key: str, fields: dict[str, str]) -> Record:
+    try:
+        return Record(
+            key=key,
+            status=fields["status"],
+            message=fields["message"],
+            created_at=float(fields["created_at"]),
+            updated_at=float(fields["updated_at"]),
+            expires_at=float(fields["expires_at"]),
+            lease_until=float(fields["lease_until"]),
+        )
+    except (KeyError, ValueError) as exc:
+        raise StoreError(f"redis record {key!r} is malformed: {exc!r}") from exc

@@ -1,0 +1,1 @@
+"""SQLite: the local store, queue and quarantine (one connection helper in `db`)."""

@@ -1,0 +1,1 @@
+"""Tencent Cloud: TDMQ CMQ publishers and the alarm-history client; shared SDK clients in `clients`."""

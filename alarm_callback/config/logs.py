@@ -1,0 +1,122 @@
+"""Structured logs: one JSON object per line, so CloudWatch / CLS queries can filter fields.
+
+Library code only calls ``logging.getLogger("alarm_callback")`` with ``extra={...}``; the
+entry points call `configure` once and `invocation` per event. Every ``extra`` field is
+lifted into the JSON object (an open set: a new field needs no change here), error lines
+carry the formatted traceback, and every line of an invocation carries the platform's
+request id and whether it ran in a cold container.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic_core import to_json
+
+LOGGER = "alarm_callback"
+EMF_NAMESPACE = "AlarmCallback"
+
+# The attributes every LogRecord has; anything else on a record came from ``extra``.
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+_cold_start: contextvars.ContextVar[bool | None] = contextvars.ContextVar("cold_start", default=None)
+_cold = True
+
+
+@contextmanager
+def invocation(request_id: str | None) -> Iterator[None]:
+    """Tag every line logged inside with the platform request id and the cold-start flag
+    (true for the first invocation of a container)."""
+    global _cold
+    tokens = (_request_id.set(request_id), _cold_start.set(_cold))
+    _cold = False
+    try:
+        yield
+    finally:
+        _request_id.reset(tokens[0])
+        _cold_start.reset(tokens[1])
+
+
+def request_id_of(context: Any) -> str | None:
+    """Lambda's ``aws_request_id`` or SCF's ``request_id`` (a dict on SCF's Python runtime)."""
+    for name in ("aws_request_id", "request_id"):
+        value = context.get(name) if isinstance(context, dict) else getattr(context, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _timestamp(created: float) -> str:
+    return datetime.fromtimestamp(created, timezone.utc).isoformat(timespec="milliseconds")
+
+
+class JsonFormatter(logging.Formatter):
+    """JSON lines. `secrets` are masked in every message and error text (a backend error can
+    quote a URL with its password). With `emf`, each callback line is also a CloudWatch
+    Embedded Metric Format record: a `Callbacks` count and `LatencyMs` per `outcome`, which
+    CloudWatch turns into metrics a user can alarm on without any API call."""
+
+    def __init__(self, secrets: tuple[str, ...] = (), emf: bool = False) -> None:
+        super().__init__()
+        self.secrets = tuple(secret for secret in secrets if secret)
+        self.emf = emf
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": _timestamp(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self._mask(record.getMessage()),
+        }
+        request_id = _request_id.get()
+        if request_id is not None:
+            entry["request_id"] = request_id
+            entry["cold_start"] = _cold_start.get()
+        for field, value in record.__dict__.items():
+            if field not in _STANDARD and value is not None:
+                entry[field] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = self._mask(f"{record.exc_info[0].__name__}: {record.exc_info[1]}")
+            entry["traceback"] = self._mask(self.formatException(record.exc_info))
+        if self.emf and "outcome" in entry:
+            entry["Callbacks"] = 1
+            entry["LatencyMs"] = entry.get("latency_ms", 0)
+            entry["_aws"] = {
+                "Timestamp": int(record.created * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": EMF_NAMESPACE,
+                        "Dimensions": [["outcome"]],
+                        "Metrics": [
+                            {"Name": "Callbacks", "Unit": "Count"},
+                            {"Name": "LatencyMs", "Unit": "Milliseconds"},
+                        ],
+                    }
+                ],
+            }
+        return to_json(entry, fallback=str).decode()
+
+    def _mask(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+def configure(level: str = "INFO", secrets: tuple[str, ...] = (), emf: bool = False) -> None:
+    """Install the JSON handler on the package logger (replacing an earlier one). Only our
+    logger is touched: process-wide `logging` flags other libraries rely on stay as they are."""
+    logger = logging.getLogger(LOGGER)
+    logger.setLevel(level.upper())
+    for old in [h for h in logger.handlers if isinstance(h.formatter, JsonFormatter)]:
+        logger.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(secrets, emf))
+    logger.addHandler(handler)
+    logger.propagate = False

@@ -1,0 +1,137 @@
+"""Settings: environment variables prefixed ``ALARM_CALLBACK_``, read once per cold start.
+
+The one settings model of the project. Only the composition root (`alarm_callback.config.wiring`)
+and the command line read it; the core and the backends are handed plain values. Backends are
+chosen by URL scheme (see `alarm_callback.backends.registry`), so a deployment only changes
+URLs, never code. The defaults run on a laptop with nothing configured: SQLite files under
+``.data/``.
+
+Fields are flat with a group prefix (``aws_``, ``tencent_``, ``scf_``, ``reconcile_``) so the
+variable names deployments already use (``ALARM_CALLBACK_TENCENT_REGION``...) stay as they are.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Cloud credentials the runtime hands the function: never logged even if an SDK quotes them.
+_CLOUD_SECRETS = (
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "TENCENTCLOUD_SECRETKEY",
+    "TENCENTCLOUD_SESSIONTOKEN",
+    "ALARM_CALLBACK_TENCENT_SECRET_KEY",
+    "ALARM_CALLBACK_TENCENT_SESSION_TOKEN",
+)
+
+
+class Settings(BaseSettings):
+    # env_ignore_empty: deployment templates write unset values as "" (`${env:X}`); that means "default".
+    model_config = SettingsConfigDict(env_prefix="ALARM_CALLBACK_", extra="ignore", frozen=True, env_ignore_empty=True)
+
+    token: SecretStr | None = Field(
+        None, description="Shared secret: last path segment (/callback/<token>) or ?token=."
+    )
+    basic_auth: SecretStr | None = Field(
+        None, description="'user:pass' for HTTP Basic auth (written into the callback URL)."
+    )
+    allow_unauthenticated: bool = Field(
+        False, description="Let a deployed function run with neither TOKEN nor BASIC_AUTH set."
+    )
+    store_url: str = Field("sqlite:///.data/store.db", description="Dedup store and outbox.")
+    queue_url: str = Field("sqlite:///.data/queue.db", description="Publisher(s); comma-separated URLs fan out to all.")
+    quarantine_url: str = Field("sqlite:///.data/quarantine.db", description="Where unreadable bodies are kept.")
+    timezone: str = Field("Asia/Shanghai", description="Zone of the vendor's offset-less times.")
+    dedup_ttl_seconds: int = Field(86400, ge=60, description="How long a sessionId is remembered.")
+    claim_lease_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="A pending claim older than this is taken over by a resend or the sweeper.",
+    )
+    max_body_bytes: int = Field(262144, ge=1024, description="Larger bodies get 413.")
+    store_down: Literal["publish", "reject"] = Field(
+        "publish",
+        description="Store unreachable: publish without dedup (flagged) or answer 503 so Tencent resends.",
+    )
+    record_occurrences: bool = Field(
+        False,
+        description="Also store one marker per alarm occurrence and state, which the history reconciler matches.",
+    )
+    event_source: str = Field("alarm-callback", description="CloudEvents `source` of published messages.")
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    # -- AWS clients (botocore standard retries; the defaults fit the 5 s window) ---------
+    aws_connect_timeout: float = Field(0.5, gt=0, description="Seconds to open a connection to an AWS endpoint.")
+    aws_read_timeout: float = Field(1.0, gt=0, description="Seconds to wait for an answer once connected.")
+    aws_max_attempts: int = Field(2, ge=1, le=10, description="Tries per AWS call, the first included.")
+
+    # -- Tencent Cloud API clients -------------------------------------------------------
+    tencent_region: str | None = Field(None, description="API region, e.g. ap-guangzhou; default: the function's.")
+    tencent_endpoint: str | None = Field(None, description="API host (or scheme://host:port); default: the SDK's.")
+    tencent_secret_id: SecretStr | None = Field(None, description="Explicit key id; default: the execution role's.")
+    tencent_secret_key: SecretStr | None = None
+    tencent_session_token: SecretStr | None = None
+    tencent_timeout: float = Field(1.5, gt=0, description="Seconds per API call attempt (connect and read).")
+    tencent_max_attempts: int = Field(2, ge=1, le=5, description="Tries per call, the first included.")
+    tencent_retry_delay: float = Field(0.1, ge=0, description="Seconds between tries.")
+
+    # -- Tencent SCF API gateway reply -----------------------------------------------------
+    scf_response: Literal["integration", "passthrough"] = Field(
+        "integration",
+        description="API gateway reply: 'integration' (integrated response on) or 'passthrough' (the ack object).",
+    )
+
+    # -- the alarm-history reconciler ------------------------------------------------------
+    reconcile_since: str = Field("30m", description="Look back this far (first occurrence): 90s, 30m, 2h, 1d.")
+    reconcile_until: str = Field(
+        "5m", description="Lag: leave the most recent first occurrences (and recoveries) to live callbacks."
+    )
+    reconcile_page_size: int = Field(100, ge=1, le=100, description="Records per DescribeAlarmHistories call.")
+    reconcile_max_retries: int = Field(5, ge=0, le=10, description="Retries of a throttled or failed call.")
+    reconcile_rate_per_second: float = Field(
+        10.0, gt=0, le=20, description="Client-side cap on calls per second (the API allows 20 per account)."
+    )
+    reconcile_monitor_types: str = Field("MT_QCE", description="Comma-separated MonitorTypes filter; empty = all.")
+    reconcile_endpoint: str | None = Field(
+        None, description="API endpoint override, e.g. monitor.ap-shanghai-fsi.tencentcloudapi.com (tests: a URL)."
+    )
+
+    @field_validator(
+        "token", "basic_auth", "tencent_secret_id", "tencent_secret_key", "tencent_session_token", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("basic_auth")
+    @classmethod
+    def _user_and_password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and ":" not in value.get_secret_value():
+            raise ValueError("BASIC_AUTH must be 'user:password'")
+        return value
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret, for masking logs: the token, the Basic auth pair and its
+        password, and passwords inside backend URLs (``redis://:pw@host``)."""
+        found: list[str] = []
+        if self.token is not None:
+            found.append(self.token.get_secret_value())
+        if self.basic_auth is not None:
+            pair = self.basic_auth.get_secret_value()
+            found += [pair, pair.split(":", 1)[1]]
+        found += [os.environ.get(name, "") for name in _CLOUD_SECRETS]
+        for urls in (self.store_url, self.queue_url, self.quarantine_url):
+            for url in urls.split(","):
+                password = urlsplit(url.strip()).password
+                if password:
+                    found += [password, unquote(password)]
+        return tuple(sorted({s for s in found if s}, key=len, reverse=True))
+
+    @property
+    def has_credential(self) -> bool:
+        return self.token is not None or self.basic_auth is not None

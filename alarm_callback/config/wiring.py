@@ -1,0 +1,105 @@
+"""The composition root: the one place that turns `Settings` into a working receiver.
+
+Everything below it takes plain values: the core gets a timezone, limits and an
+`Authenticator` built from strings; backends get their URL and `BackendOptions`. Function
+entry points (`alarm_callback.edges.entry`), the command line and the tests all build
+through here, so a setting means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..backends.options import AwsOptions, BackendOptions, TencentOptions
+from ..backends.registry import build_publisher, build_quarantine, build_store
+from ..core.auth import Authenticator
+from ..core.errors import ConfigError
+from ..core.outbox import Store
+from ..core.ports import Publisher, Quarantine
+from ..core.receiver import Receiver
+from ..core.times import load_timezone
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from ..backends.tencent.history import TencentHistory
+
+
+def _secret(value: object) -> str | None:
+    getter = getattr(value, "get_secret_value", None)
+    return getter() if getter is not None else None
+
+
+def backend_options(settings: Settings) -> BackendOptions:
+    return BackendOptions(
+        ttl_seconds=settings.dedup_ttl_seconds,
+        lease_seconds=settings.claim_lease_seconds,
+        aws=AwsOptions(settings.aws_connect_timeout, settings.aws_read_timeout, settings.aws_max_attempts),
+        tencent=tencent_options(settings),
+    )
+
+
+def tencent_options(settings: Settings) -> TencentOptions:
+    return TencentOptions(
+        region=settings.tencent_region,
+        endpoint=settings.tencent_endpoint,
+        secret_id=_secret(settings.tencent_secret_id),
+        secret_key=_secret(settings.tencent_secret_key),
+        session_token=_secret(settings.tencent_session_token),
+        timeout=settings.tencent_timeout,
+        max_attempts=settings.tencent_max_attempts,
+        retry_delay=settings.tencent_retry_delay,
+    )
+
+
+def store_from_settings(settings: Settings) -> Store:
+    return build_store(settings.store_url, backend_options(settings))
+
+
+def publisher_from_settings(settings: Settings) -> Publisher:
+    return build_publisher(settings.queue_url, backend_options(settings))
+
+
+def quarantine_from_settings(settings: Settings) -> Quarantine:
+    return build_quarantine(settings.quarantine_url, backend_options(settings))
+
+
+def authenticator(settings: Settings) -> Authenticator:
+    return Authenticator(_secret(settings.token), _secret(settings.basic_auth))
+
+
+def receiver_from_settings(settings: Settings) -> Receiver:
+    options = backend_options(settings)
+    return Receiver(
+        build_store(settings.store_url, options),
+        build_publisher(settings.queue_url, options),
+        build_quarantine(settings.quarantine_url, options),
+        authenticator(settings),
+        tz=load_timezone(settings.timezone),
+        max_body_bytes=settings.max_body_bytes,
+        store_down=settings.store_down,
+        event_source=settings.event_source,
+        record_occurrences=settings.record_occurrences,
+    )
+
+
+def history_from_settings(settings: Settings) -> TencentHistory:
+    """The Tencent alarm-history client of the reconciler (imports the monitor SDK)."""
+    from ..backends.tencent.history import TencentHistory, monitor_client
+
+    return TencentHistory(
+        monitor_client(tencent_options(settings), settings.reconcile_endpoint),
+        page_size=settings.reconcile_page_size,
+        max_retries=settings.reconcile_max_retries,
+        rate_per_second=settings.reconcile_rate_per_second,
+        monitor_types=tuple(t.strip() for t in settings.reconcile_monitor_types.split(",") if t.strip()),
+    )
+
+
+def require_markers(settings: Settings) -> None:
+    """Without occurrence markers every alarm in the history looks undelivered."""
+    if not settings.record_occurrences:
+        raise ConfigError(
+            "ALARM_CALLBACK_RECORD_OCCURRENCES is false: the receiver writes no occurrence markers, so every "
+            "alarm in the history would look undelivered and be published again. Turn it on (and let it run "
+            "for longer than --since) before reconciling"
+        )

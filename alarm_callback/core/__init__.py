@@ -1,0 +1,1 @@
+"""The core: parse, normalize, dedup, hand off, ack. Imports no cloud SDK, no backend and no settings."""

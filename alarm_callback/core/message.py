@@ -1,0 +1,119 @@
+"""The unit a publisher sends: one CloudEvent body plus what a broker filters on.
+
+`Message` is what the outbox stores and what every publisher receives. It carries the
+serialized CloudEvent (`body`) and the few attributes brokers route on (SQS/SNS message
+attributes, CMQ tags, AMQP routing keys), so no publisher has to parse the body again.
+The attributes are also CloudEvents extension attributes inside the body, which lets the
+sweeper rebuild a `Message` from a stored body alone (`Message.from_body`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .identity import occurrence_key
+from .models.alarm import EVENT_TYPE_PREFIX, Alarm, AlarmEvent
+
+DEFAULT_SOURCE = "alarm-callback"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    body: str
+    fingerprint: str = ""  # alarm identity; also the ordering group (SQS FIFO MessageGroupId)
+    attributes: dict[str, str] = field(default_factory=dict)
+    occurrence: str | None = None  # normalize.occurrence_key, for the reconciler; not sent
+
+    @property
+    def routing_key(self) -> str:
+        """``alarm.<status>.<kind>``: the AMQP routing key and the CMQ topic route."""
+        return f"alarm.{self.attributes.get('status', 'unknown')}.{self.attributes.get('kind', 'unknown')}"
+
+    @classmethod
+    def from_body(cls, body: str) -> Message:
+        """Rebuild a message from its stored CloudEvent body (the sweeper's path)."""
+        event = AlarmEvent.model_validate_json(body)
+        return cls(
+            id=event.id,
+            body=body,
+            fingerprint=event.fingerprint,
+            attributes=attributes_of(event),
+            occurrence=occurrence_key(event.fingerprint, event.data.first_occur_time, event.data.status),
+        )
+
+
+def attributes_of(event: AlarmEvent) -> dict[str, str]:
+    """Routing attributes: status, kind, namespace, region, policy id (only those present)."""
+    return _attributes(event.data, event.dedup, event.recovered)
+
+
+def _attributes(alarm: Alarm, dedup: str, recovered: bool) -> dict[str, str]:
+    found = {
+        "status": alarm.status,
+        "kind": alarm.kind,
+        "namespace": alarm.object.namespace,
+        "region": alarm.object.region,
+        "policy_id": alarm.policy.id,
+        "dedup": "skipped" if dedup == "skipped" else None,
+        "recovered": "true" if recovered else None,
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+def to_event(
+    alarm: Alarm,
+    source: str = DEFAULT_SOURCE,
+    *,
+    dedup: Literal["checked", "skipped"] = "checked",
+    recovered: bool = False,
+) -> AlarmEvent:
+    return AlarmEvent.model_validate(
+        {
+            "id": alarm.id,
+            "source": source,
+            "type": EVENT_TYPE_PREFIX + alarm.status,
+            "time": alarm.received_at,
+            "subject": alarm.object.id,
+            "alarmstatus": alarm.status,
+            "alarmkind": alarm.kind,
+            "fingerprint": alarm.fingerprint,
+            "dedup": dedup,
+            "recovered": recovered,
+            "data": alarm,
+        }
+    )
+
+
+def encode(
+    alarm: Alarm,
+    source: str = DEFAULT_SOURCE,
+    *,
+    dedup: Literal["checked", "skipped"] = "checked",
+    recovered: bool = False,
+) -> Message:
+    """The message for `alarm`: the CloudEvent serialized once (what the outbox stores and
+    every publisher sends) and the routing attributes read from the alarm itself."""
+    event = to_event(alarm, source, dedup=dedup, recovered=recovered)
+    return Message(
+        id=alarm.id,
+        body=event.model_dump_json(),
+        fingerprint=alarm.fingerprint,
+        attributes=_attributes(alarm, dedup, recovered),
+        occurrence=occurrence_key(alarm.fingerprint, alarm.first_occur_time, alarm.status),
+    )
+
+
+def with_dedup_skipped(message: Message) -> Message:
+    """The store-down path: the same message, flagged so consumers know it was not deduplicated."""
+    event = json.loads(message.body)
+    event["dedup"] = "skipped"
+    return Message(
+        id=message.id,
+        body=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+        fingerprint=message.fingerprint,
+        attributes={**message.attributes, "dedup": "skipped"},
+        occurrence=message.occurrence,
+    )

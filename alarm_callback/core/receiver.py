@@ -1,0 +1,232 @@
+"""The receiver: one Request in, one Response out. Pure Python; no cloud SDK.
+
+The order is the guarantee:
+
+1. method (405), credential (401, nothing written), size (413);
+2. decode JSON and find the dedup key (400 + quarantine when either fails);
+3. normalize (a body that is not a readable callback but has an id goes out as ``unknown``);
+4. ``store.claim`` writes the message to the outbox before anything is published;
+5. publish, then ``store.mark_published``;
+6. ack ``{"sessionId": ..., "retCode": 0}``.
+
+Once step 4 has succeeded the alarm is durable, so every later failure still acks: the
+record stays ``pending`` and the sweeper publishes it. Before step 4 a failure answers
+503, which Tencent treats as "resend". When the store itself is down, `store_down`
+decides: publish without dedup (flagged ``dedup: skipped``) or 503.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from typing import Any
+
+from .auth import Authenticator
+from .http import Request, Response
+from .identity import InvalidId, MissingId, dedup_key
+from .limits import MAX_DEPTH, too_deep
+from .message import Message, encode, with_dedup_skipped
+from .normalize import normalize, unknown_alarm
+from .outbox import ClaimStatus, Store
+from .ports import Publisher, Quarantine, Quarantined
+from .times import load_timezone
+
+log = logging.getLogger("alarm_callback")
+
+
+class Outcome(enum.Enum):
+    PUBLISHED = "published"  # new alarm, on the queue
+    OUTBOXED = "outboxed"  # new alarm, publish failed: pending in the outbox, the sweeper retries
+    DUPLICATE = "duplicate"  # resend of a handed-off alarm
+    IN_PROGRESS = "in_progress"  # resend while the first delivery is still being handed off
+    UNCHECKED = "published_unchecked"  # store down, published without dedup
+    UNAVAILABLE = "unavailable"  # nothing durable happened: 503, Tencent resends
+    REJECTED = "rejected"  # 4xx
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    response: Response
+    outcome: Outcome
+    key: str | None = None
+    reason: str | None = None
+    fingerprint: str | None = None
+
+
+_ALLOW = {"allow": "POST"}
+
+
+class Receiver:
+    def __init__(
+        self,
+        store: Store,
+        publisher: Publisher,
+        quarantine: Quarantine,
+        auth: Authenticator | None = None,
+        *,
+        tz: tzinfo | None = None,
+        max_body_bytes: int = 262144,
+        store_down: str = "publish",
+        event_source: str = "alarm-callback",
+        record_occurrences: bool = False,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.quarantine = quarantine
+        self.auth = auth or Authenticator()
+        self.tz = tz or load_timezone("Asia/Shanghai")
+        self.max_body_bytes = max_body_bytes
+        self.store_down = store_down
+        self.event_source = event_source
+        self.record_occurrences = record_occurrences
+
+    # -- entry ---------------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        result = self._handle(request)
+        log.info(
+            "callback %s",
+            result.outcome.value,
+            extra={
+                "outcome": result.outcome.value,
+                "status_code": result.response.status,
+                "reason": result.reason,
+                "dedup_key": result.key,
+                "fingerprint": result.fingerprint,
+                "source": request.source,
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
+        )
+        return result.response
+
+    def _handle(self, request: Request) -> Result:
+        if request.method.upper() != "POST":
+            return _reject(405, "method_not_allowed", "only POST is accepted", _ALLOW)
+        if not self.auth.check(request):
+            return _reject(
+                401, "unauthorized", "missing or wrong credential", {"www-authenticate": 'Basic realm="alarm-callback"'}
+            )
+        if len(request.body) > self.max_body_bytes:
+            detail = f"body is {len(request.body)} bytes; the limit is {self.max_body_bytes}"
+            return self._refuse(
+                413, "body_too_large", detail, request.body[: self.max_body_bytes], request.source, truncated=True
+            )
+        return self.accept(request.body, source=request.source)
+
+    def accept(self, body: bytes, *, source: str = "unknown", quarantine: bool = True) -> Result:
+        """Everything after authentication. `replay` calls this with ``quarantine=False``."""
+        try:
+            decoded = json.loads(body)
+        except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+            return self._refuse(400, "invalid_json", f"body is not JSON: {_short(exc)}", body, source, quarantine)
+        if not isinstance(decoded, dict):
+            detail = f"body is a JSON {type(decoded).__name__}, not an object"
+            return self._refuse(400, "not_an_object", detail, body, source, quarantine)
+        # Nesting depth cannot exceed the count of opening brackets: most bodies skip the walk.
+        if body.count(b"{") + body.count(b"[") > MAX_DEPTH and too_deep(decoded):
+            detail = f"JSON nests deeper than {MAX_DEPTH} levels"
+            return self._refuse(400, "too_deep", detail, body, source, quarantine)
+        try:
+            key = dedup_key(decoded)
+        except (MissingId, InvalidId) as exc:
+            code = "missing_id" if isinstance(exc, MissingId) else "invalid_id"
+            return self._refuse(400, code, str(exc), body, source, quarantine)
+        message = self._encode(decoded, key)
+        ack = Response.json(200, {"sessionId": decoded.get("sessionId", key), "retCode": 0})
+        return self._hand_off(key, message, ack)
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _encode(self, body: dict[str, Any], key: str) -> Message:
+        received_at = datetime.now(timezone.utc)
+        try:
+            alarm = normalize(body, key, self.tz, received_at)
+        except Exception:  # a normalizer bug must not lose the alarm: forward it raw
+            log.exception("normalize failed; forwarding as unknown", extra={"dedup_key": key})
+            alarm = unknown_alarm(body, key, received_at)
+        return encode(alarm, self.event_source)
+
+    def _hand_off(self, key: str, message: Message, ack: Response) -> Result:
+        fp = message.fingerprint
+        try:
+            claim = self.store.claim(key, message.body)
+        except Exception:
+            log.exception("store claim failed", extra={"dedup_key": key})
+            return self._store_down(key, message, ack)
+        if claim.status is ClaimStatus.PUBLISHED:
+            return Result(ack, Outcome.DUPLICATE, key, fingerprint=fp)
+        if claim.status is ClaimStatus.IN_PROGRESS:
+            return Result(ack, Outcome.IN_PROGRESS, key, fingerprint=fp)
+        try:
+            self.publisher.publish(message)
+        except Exception:
+            log.exception("publish failed; left pending in the outbox", extra={"dedup_key": key})
+            return Result(ack, Outcome.OUTBOXED, key, fingerprint=fp)
+        try:
+            self.store.mark_published(key)
+        except Exception:  # published but not marked: the sweeper may repeat it (same id)
+            log.exception("mark_published failed", extra={"dedup_key": key})
+        if self.record_occurrences:
+            remember_occurrence(self.store, message)
+        return Result(ack, Outcome.PUBLISHED, key, fingerprint=fp)
+
+    def _store_down(self, key: str, message: Message, ack: Response) -> Result:
+        fp = message.fingerprint
+        if self.store_down == "publish":
+            try:
+                self.publisher.publish(with_dedup_skipped(message))
+                return Result(ack, Outcome.UNCHECKED, key, fingerprint=fp)
+            except Exception:
+                log.exception("publish failed with the store down", extra={"dedup_key": key})
+        response = Response.error(503, "unavailable", "alarm could not be stored or published; resend later")
+        return Result(response, Outcome.UNAVAILABLE, key, "backend_unavailable", fp)
+
+    def _refuse(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        body: bytes,
+        source: str,
+        quarantine: bool = True,
+        truncated: bool = False,
+    ) -> Result:
+        if quarantine:
+            self.quarantine_body(body, code, detail, source, truncated)
+        return _reject(status, code, detail)
+
+    def quarantine_body(self, body: bytes, reason: str, detail: str, source: str, truncated: bool = False) -> None:
+        """Put a refused body (or a whole unreadable platform event) in the quarantine.
+        Content-addressed: Tencent resends a refused body 3 more times; it is kept once."""
+        item_id = hashlib.sha256(body).hexdigest()[:32]
+        item = Quarantined(item_id, time.time(), reason, detail, body, source, truncated)
+        try:
+            self.quarantine.put(item)
+        except Exception:  # last resort: the log keeps it
+            log.exception("quarantine failed: %s", body[:4096].decode("utf-8", "replace"), extra={"reason": reason})
+
+
+def remember_occurrence(store: Store, message: Message) -> None:
+    """Tell the history reconciler this occurrence was delivered. Best effort: a miss only
+    means the reconciler may publish it again, flagged ``recovered``."""
+    if message.occurrence is None:
+        return
+    try:
+        store.remember(message.occurrence, message.id)
+    except Exception:
+        log.exception("occurrence marker failed", extra={"dedup_key": message.id})
+
+
+def _reject(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Result:
+    return Result(Response.error(status, code, detail, headers), Outcome.REJECTED, reason=code)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "..."

@@ -1,0 +1,63 @@
+"""One adapter class per event source, in the manner of Mangum's handlers.
+
+An adapter says whether an event is its own (`infer`, explicit checks on fields the
+source always sets), turns it into the one `Request`, and renders the one `Response`
+in the shape that source expects back. `select` insists on exactly one match, so an
+event two adapters could claim is an error, never a silent misroute.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from ..core.http import Request, Response
+
+
+class UnknownEventError(ValueError):
+    """No adapter (or more than one) recognises the event."""
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeOptions:
+    """How replies are shaped where a platform leaves it to the deployment.
+
+    ``scf_response``: Tencent's API gateway with integrated response on (``integration``:
+    the function returns ``{statusCode, headers, body}``) or off (``passthrough``: the
+    gateway returns the function's value as the body, so the function returns the ack)."""
+
+    scf_response: Literal["integration", "passthrough"] = "integration"
+
+
+class Adapter(ABC):
+    name: ClassVar[str]
+
+    def __init__(self, event: Any, context: Any, options: EdgeOptions | None = None) -> None:
+        self.event = event
+        self.context = context
+        self.options = options or EdgeOptions()
+
+    @classmethod
+    @abstractmethod
+    def infer(cls, event: Any, context: Any) -> bool:
+        """True when `event` comes from this source."""
+
+    @property
+    @abstractmethod
+    def request(self) -> Request:
+        """The event as a Request."""
+
+    @abstractmethod
+    def render(self, response: Response) -> Any:
+        """The Response in the shape the source wants back."""
+
+
+def select(event: Any, context: Any, adapters: Sequence[type[Adapter]], options: EdgeOptions | None = None) -> Adapter:
+    matches = [adapter for adapter in adapters if adapter.infer(event, context)]
+    if len(matches) == 1:
+        return matches[0](event, context, options)
+    names = ", ".join(adapter.name for adapter in matches) or "none"
+    shape = sorted(event)[:12] if isinstance(event, dict) else type(event).__name__
+    raise UnknownEventError(f"cannot tell the event source (matching adapters: {names}; event keys: {shape})")

@@ -1,0 +1,1 @@
+"""Operator tools: the command line, the test sender, the JSON Schema generator."""

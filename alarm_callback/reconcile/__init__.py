@@ -1,0 +1,1 @@
+"""The alarm-history reconciler: records -> alarms (`records`), the run (`run`), its report (`report`)."""

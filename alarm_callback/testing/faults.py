@@ -1,0 +1,174 @@
+"""Seeded, reproducible fault injection around any Store and Publisher.
+
+Wraps a real backend and, for a chosen share of calls, makes them fail the ways networks
+do. The `Ledger` records every key whose hand-off became *unrecorded* (the queue took the
+message but the store could not say so), because exactly those may legitimately be
+published twice; the chaos run checks that every repeat is one of them.
+
+Faults:
+- ``error``: the call fails and did nothing.
+- ``timeout``: the caller gives up after a short wait; the call did nothing.
+- ``slow``: the call succeeds after a short wait.
+- ``ambiguous``: the call DID take effect, but the caller sees a failure.
+- ``crash``: the process dies at this point (`Crash`, a BaseException the receiver does not
+  catch): on a claim, after the claim took effect (between claim and publish); on a publish,
+  after the message was sent (between publish and mark).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from ..core.errors import PublishError, StoreError
+from ..core.message import Message
+from ..core.outbox import Claim, Record, Store
+from ..core.ports import Publisher
+
+FAULTS = ("error", "timeout", "slow", "ambiguous", "crash")
+DEFAULT_MIX = {"error": 0.35, "timeout": 0.15, "slow": 0.15, "ambiguous": 0.2, "crash": 0.15}
+T = TypeVar("T")
+
+
+class Crash(BaseException):
+    """The process died here. Deliberately not an Exception: nothing may swallow it."""
+
+
+@dataclass
+class Ledger:
+    """What the injector did, for the chaos report."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    faults: Counter[str] = field(default_factory=Counter)
+    unrecorded: set[str] = field(default_factory=set)  # keys published but maybe not marked
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(self, operation: str, fault: str | None, key: str | None = None, unrecorded: bool = False) -> None:
+        with self.lock:
+            self.calls[operation] += 1
+            if fault:
+                self.faults[f"{operation}:{fault}"] += 1
+            if unrecorded and key is not None:
+                self.unrecorded.add(key)
+
+
+class Injector:
+    """Decides, reproducibly from `seed`, which calls fail and how."""
+
+    def __init__(
+        self,
+        rate: float,
+        seed: int = 0,
+        mix: dict[str, float] | None = None,
+        slow_seconds: float = 0.002,
+        timeout_seconds: float = 0.001,
+    ) -> None:
+        self.rate = rate
+        self.mix = mix or DEFAULT_MIX
+        self.slow_seconds = slow_seconds
+        self.timeout_seconds = timeout_seconds
+        self.enabled = True
+        self.ledger = Ledger()
+        self._random = random.Random(seed)  # noqa: S311  # nosec B311
+        self._lock = threading.Lock()
+
+    def draw(self) -> str | None:
+        with self._lock:
+            if not self.enabled or self._random.random() >= self.rate:
+                return None
+            return self._random.choices(list(self.mix), weights=list(self.mix.values()))[0]
+
+    def run(
+        self,
+        operation: str,
+        key: str | None,
+        call: Callable[[], T],
+        failure: type[Exception],
+        *,
+        unrecorded_on: tuple[str, ...] = (),
+    ) -> T:
+        """Run `call` under a drawn fault. `unrecorded_on`: the faults after which this call
+        took effect unseen, leaving the hand-off of `key` unrecorded."""
+        fault = self.draw()
+        if fault in ("error", "timeout"):
+            self.ledger.note(operation, fault, key)
+            if fault == "timeout":
+                time.sleep(self.timeout_seconds)
+            raise failure(f"injected {fault} in {operation}")
+        if fault == "slow":
+            time.sleep(self.slow_seconds)
+        result = call()
+        self.ledger.note(operation, fault, key, unrecorded=fault in unrecorded_on)
+        if fault == "ambiguous":
+            raise failure(f"injected ambiguous failure in {operation} (it took effect)")
+        if fault == "crash":
+            raise Crash(f"injected crash after {operation}")
+        return result
+
+
+class FaultyStore(Store):
+    """A Store whose claim and mark_published go through the injector."""
+
+    schemes = ()
+
+    def __init__(self, inner: Store, injector: Injector) -> None:
+        super().__init__(inner.ttl_seconds, inner.lease_seconds)
+        self.inner = inner
+        self.injector = injector
+
+    def claim(self, key: str, message: str, now: float | None = None) -> Claim:
+        # An ambiguous claim leaves a pending record while its caller publishes unchecked
+        # (STORE_DOWN=publish): the sweeper publishes it again later. A crash after the claim
+        # leaves it pending and unpublished: no repeat, the sweeper publishes it once.
+        return self.injector.run(
+            "claim", key, lambda: self.inner.claim(key, message, now), StoreError, unrecorded_on=("ambiguous",)
+        )
+
+    def mark_published(self, key: str, now: float | None = None) -> None:
+        fault = self.injector.draw()
+        if fault in ("error", "timeout", "crash"):  # the message is out, the record still says pending
+            self.injector.ledger.note("mark", fault, key, unrecorded=True)
+            if fault == "crash":
+                raise Crash("injected crash before mark_published")
+            raise StoreError(f"injected {fault} in mark_published")
+        self.inner.mark_published(key, now)
+        self.injector.ledger.note("mark", fault, key)
+        if fault == "ambiguous":
+            raise StoreError("injected ambiguous failure in mark_published (it took effect)")
+
+    def get(self, key: str) -> Record | None:
+        return self.inner.get(key)
+
+    def pending(self, older_than: float, now: float | None = None, limit: int = 100) -> list[Record]:
+        return self.injector.run("pending", None, lambda: self.inner.pending(older_than, now, limit), StoreError)
+
+    def purge(self, now: float | None = None) -> int:
+        return self.inner.purge(now)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class FaultyPublisher(Publisher):
+    schemes = ()
+
+    def __init__(self, inner: Publisher, injector: Injector) -> None:
+        self.inner = inner
+        self.injector = injector
+
+    def publish(self, message: Message) -> None:
+        self.injector.run(
+            "publish",
+            message.id,
+            lambda: self.inner.publish(message),
+            PublishError,
+            unrecorded_on=("ambiguous", "crash"),
+        )
+
+    def close(self) -> None:
+        self.inner.close()
