@@ -20,8 +20,9 @@ package-scf: venv
 		if [ $$f -nt $(SCF_DEPS)/.installed ]; then rm -rf $(SCF_DEPS); break; fi; done
 	$(BIN)/python deploy/tencent/package.py --out $(SCF_ZIP) --deps $(SCF_DEPS) --tree $(SCF_TREE)
 
+# STAGE comes from each directory's .env (docs/tencent.md); `make deploy-scf STAGE=x` overrides it.
 deploy-scf: package-scf
-	cd deploy/tencent && STAGE=$(or $(STAGE),prod) scf deploy
-	cd deploy/tencent/sweeper && STAGE=$(or $(STAGE),prod) scf deploy
+	cd deploy/tencent && $(if $(STAGE),STAGE=$(STAGE) )scf deploy
+	cd deploy/tencent/sweeper && $(if $(STAGE),STAGE=$(STAGE) )scf deploy
 	@# the reconciler needs RECORD_OCCURRENCES=true everywhere: deploy it with RECONCILE=1
-	if [ -n "$(RECONCILE)" ]; then cd deploy/tencent/reconcile && STAGE=$(or $(STAGE),prod) scf deploy; fi
+	if [ -n "$(RECONCILE)" ]; then cd deploy/tencent/reconcile && $(if $(STAGE),STAGE=$(STAGE) )scf deploy; fi
