@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -41,15 +40,13 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.conftest import IN_CI, free_port
+
 T = TypeVar("T")
 
 BINARY_NAMES = ("alertmanager", "prometheus-alertmanager")
 DEBIAN_BINARY = "/usr/bin/prometheus-alertmanager"
 WEBHOOK_PATH = "/alertmanager-webhook"
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def find_binary() -> str | None:
@@ -65,20 +62,14 @@ def find_binary() -> str | None:
 
 
 def require_binary() -> str:
-    """The binary, or skip (locally) / fail (CI=true) like tests/conftest.py's require_server."""
+    """The binary, or skip (locally) / fail (CI=true), as tests/conftest.py's require_server does for servers."""
     binary = find_binary()
     if binary:
         return binary
     message = "Alertmanager is not installed (run .ci/alertmanager.sh, or set ALERTMANAGER_BIN)"
-    if in_ci():
+    if IN_CI:
         pytest.fail(message + "; CI=true, so integration tests may not skip")
     pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def rfc3339(moment: datetime | None = None) -> str:
@@ -151,7 +142,9 @@ class WebhookRecorder:
         self._server.daemon_threads = True
         self.port = int(self._server.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}{WEBHOOK_PATH}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="am-webhook", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="am-webhook", daemon=True
+        )
         self._thread.start()
 
     @property
