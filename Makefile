@@ -9,6 +9,11 @@ STAMP := $(VENV)/.installed
 # Extra steps a deployment target needs before pytest (e.g. node tools); mk/*.mk append to it.
 TEST_PREREQS :=
 -include mk/*.mk
+# Alertmanager for the alertmanager:// tests, installed as CI does (Debian package; root only).
+TEST_PREREQS += alertmanager
+.PHONY: alertmanager
+alertmanager:
+	@bash .ci/alertmanager.sh || echo "alertmanager: not installed; its tests skip locally (fail under CI=true)"
 
 help:
 	@echo "make run    - serve http://127.0.0.1:8080/callback locally (SQLite under .data/)"

@@ -42,7 +42,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from alarm_callback.consumer import decode
-from alarm_callback.models.alarm import AlarmEvent
+from alarm_callback.core.models.alarm import AlarmEvent
 
 log = logging.getLogger("robots")
 
