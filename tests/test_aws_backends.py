@@ -25,7 +25,7 @@ from alarm_callback.core.errors import ConfigError, PublishError, QuarantineErro
 from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus
 from alarm_callback.core.ports import Quarantined
-from tests.test_stores import T0, check_concurrent_claims, check_store_semantics
+from tests.test_stores import T0, check_concurrent_claims, check_conflicts_markers_and_give_up, check_store_semantics
 
 REGION = "us-east-1"
 MSG = Message(
@@ -99,6 +99,7 @@ def as_sqs_url(https_url: str) -> str:
 
 def test_dynamodb_store_semantics(table: str) -> None:
     check_store_semantics(DynamoDBStore(table, ttl_seconds=100, lease_seconds=10))
+    check_conflicts_markers_and_give_up(DynamoDBStore(table, ttl_seconds=100, lease_seconds=10))
 
 
 def test_dynamodb_concurrent_claims_from_16_threads(table: str, monkeypatch: pytest.MonkeyPatch) -> None:

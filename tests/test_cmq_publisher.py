@@ -210,7 +210,7 @@ def test_failed_publish_is_acked_kept_and_swept_later(
     report = sweep(store, publisher, now=time.time() + 11)
     assert (report.published, report.failed) == (1, 0)
     [call] = endpoint.accepted
-    assert call.params["MsgContent"] == record.message
+    assert call.params["MsgContent"] == receiver.builder.rebuild(record.message, "xxxxxxxx").body
     assert json.loads(call.params["MsgContent"])["id"] == "xxxxxxxx"
     published = store.get("xxxxxxxx")
     assert published is not None and published.status == PUBLISHED

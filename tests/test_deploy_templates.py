@@ -295,7 +295,7 @@ def test_reconcile_artifact_imports_on_python_3_12(reconcile_artifact: Path, tmp
     zipfile.ZipFile(reconcile_artifact).extractall(tmp_path / "task")
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]); import handler; "
-        "from alarm_callback.clouds.tencent_history import TencentHistory; "
+        "from alarm_callback.backends.tencent.history import TencentHistory; "
         "from tencentcloud.monitor.v20180724.monitor_client import MonitorClient; print('ok')"
     )
     run = subprocess.run(

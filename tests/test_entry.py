@@ -41,7 +41,7 @@ def test_deployed_receiver_with_token(clean_entry: None, monkeypatch: pytest.Mon
     monkeypatch.setenv("ALARM_CALLBACK_TOKEN", "abc")
     receiver = entry.receiver()
     assert not receiver.auth.open
-    assert entry.sweep_handler({}, None) == {"found": 0, "published": 0, "failed": 0, "purged": 0}
+    assert entry.sweep_handler({}, None) == {"found": 0, "published": 0, "failed": 0, "purged": 0, "undeliverable": 0}
 
 
 def test_settings_validation() -> None:

@@ -559,7 +559,7 @@ def test_package_carries_one_copy_of_the_robot_code(tmp_path: Path, example: str
     tree = tmp_path / "src"
     archive = package_py.build(example, tree, deps=False)
     names = set(zipfile.ZipFile(archive).namelist())
-    assert {f"{entry}.py", "robots.py", "alarm_callback/consumer.py"} <= names
+    assert {f"{entry}.py", "robots.py", "alarm_callback/consumer/__init__.py"} <= names
     assert (tree / "robots.py").read_bytes() == (EXAMPLES / "robots" / "robots.py").read_bytes()
     # Imported from the package, the handler finds robots.py and alarm_callback beside it.
     probe = f"import {entry}, robots, alarm_callback; print({entry}.robots.__file__); print(alarm_callback.__file__)"

@@ -26,7 +26,7 @@ REDIS_PASSWORD = "redis-Pw-91secret"
 class LeakyStore(MemoryStore):
     """Fails the way a client library does: quoting its URL, password included."""
 
-    def claim(self, key: str, message: str, now: float | None = None) -> Any:
+    def claim(self, key: str, message: str, now: float | None = None, **options: Any) -> Any:
         raise StoreError(f"cannot reach redis://:{REDIS_PASSWORD}@db.internal:6379/0")
 
 

@@ -285,12 +285,16 @@ def test_no_occurrence_markers_by_default(metric_sample: dict[str, Any]) -> None
     assert list(store._records) == ["xxxxxxxx"]
 
 
-def test_sweeper_records_the_occurrence_it_publishes(metric_sample: dict[str, Any]) -> None:
+def test_the_occurrence_marker_is_written_at_claim_time(metric_sample: dict[str, Any]) -> None:
+    """Issue 11 #4: the marker used to be written only after a successful publish, so during
+    a queue outage the reconciler published the same occurrence under a second id."""
     store, publisher = MemoryStore(lease_seconds=10), FlakyPublisher()
     post(Receiver(store, publisher, MemoryQuarantine(), record_occurrences=True), metric_sample)
-    assert not any(k.startswith("occ:") for k in store._records)
+    markers = [r for k, r in store._records.items() if k.startswith("occ:")]
+    assert [(m.status, m.message) for m in markers] == [(PUBLISHED, "xxxxxxxx")]  # while still pending
     publisher.down = False
     record = store.get("xxxxxxxx")
-    assert record is not None
-    sweep(store, publisher, now=record.lease_until + 1, record_occurrences=True)
+    assert record is not None and record.status == PENDING
+    report = sweep(store, publisher, now=record.lease_until + 1)
+    assert (report.found, report.published) == (1, 1)  # the marker is never swept
     assert sum(k.startswith("occ:") for k in store._records) == 1

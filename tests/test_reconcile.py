@@ -267,7 +267,7 @@ def test_the_sweeper_finishes_a_reconciled_publish_that_failed() -> None:
     assert item.outcome == "failed" and item.occurrence is not None
 
     queue = MemoryPublisher()
-    result = sweep(store, queue, now=NOW + 10**10, record_occurrences=True)
+    result = sweep(store, queue, now=NOW + 10**10)
     assert result.published == 1
     assert queue.messages[0].id == item.message_id
     assert queue.messages[0].attributes["recovered"] == "true"

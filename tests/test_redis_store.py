@@ -25,7 +25,13 @@ from alarm_callback.core.receiver import Outcome, Receiver
 from alarm_callback.core.sweeper import sweep
 from alarm_callback.testing import chaos
 from tests.conftest import post, require_server
-from tests.test_stores import T0, check_claims_from_processes, check_concurrent_claims, check_store_semantics
+from tests.test_stores import (
+    T0,
+    check_claims_from_processes,
+    check_concurrent_claims,
+    check_conflicts_markers_and_give_up,
+    check_store_semantics,
+)
 
 URL = "redis://127.0.0.1:6379/0"
 
@@ -61,6 +67,7 @@ def make_store(prefix: str) -> Iterator[Callable[[], Store]]:
 
 def test_store_semantics(make_store: Callable[[], Store]) -> None:
     check_store_semantics(make_store())
+    check_conflicts_markers_and_give_up(make_store())
 
 
 def test_concurrent_claims_from_threads(make_store: Callable[[], Store]) -> None:

@@ -136,4 +136,4 @@ def test_replay_accepts_a_fixed_body(env: dict[str, str], tmp_path: Path) -> Non
     assert run(env, "quarantine", "--json").stdout == ""
     assert json.loads(run(env, "tail", "--json").stdout)["id"] == "xxxxxxxx"
     sweep = run(env, "sweep", "--json")
-    assert json.loads(sweep.stdout) == {"found": 0, "published": 0, "failed": 0, "purged": 0}
+    assert json.loads(sweep.stdout) == {"found": 0, "published": 0, "failed": 0, "purged": 0, "undeliverable": 0}

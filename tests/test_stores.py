@@ -11,7 +11,7 @@ import pytest
 
 from alarm_callback.backends.memory import MemoryStore
 from alarm_callback.backends.sqlite.store import SQLiteStore
-from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus, Store
+from alarm_callback.core.outbox import PENDING, PUBLISHED, UNDELIVERABLE, ClaimStatus, Store
 
 T0 = 1_700_000_000.0
 
@@ -28,23 +28,59 @@ def check_store_semantics(store: Store) -> None:
     assert store.pending(older_than=10, now=T0 + 5) == []
     [stale] = store.pending(older_than=10, now=T0 + 11)
     assert (stale.key, stale.message) == ("k1", "m1")
-    # past the lease, a resend takes it over (its message replaces the old one)
+    # past the lease, a resend takes it over; the ORIGINAL message, first claim time and
+    # expiry stay (issue 11: a takeover used to overwrite an acked alarm), attempts count up
     takeover = store.claim("k1", "m3", now=T0 + 11)
     assert takeover.status is ClaimStatus.CLAIMED
+    assert (takeover.record.message, takeover.record.created_at, takeover.record.attempts) == ("m1", T0, 2)
+    assert takeover.record.lease_until == T0 + 21
     store.mark_published("k1", now=T0 + 12)
     record = store.get("k1")
-    assert record is not None and record.status == PUBLISHED and record.message == "m3"
+    assert record is not None and record.status == PUBLISHED and record.message == "m1"
     assert store.pending(older_than=0, now=T0 + 50) == []
     # published: duplicates until it expires, long after any lease
     dup = store.claim("k1", "m4", now=T0 + 60)
-    assert dup.status is ClaimStatus.PUBLISHED and dup.record.message == "m3"
-    # expiry (ttl 100 s from the takeover at T0+11) frees the key again
+    assert dup.status is ClaimStatus.PUBLISHED and dup.record.message == "m1"
+    # expiry (ttl 100 s from the first claim) frees the key again
     assert store.claim("k1", "m5", now=T0 + 112).status is ClaimStatus.CLAIMED
     # pending() is ordered oldest first and bounded
     for i in range(5):
         store.claim(f"p{i}", f"m{i}", now=T0 + 200 + i)
     keys = [r.key for r in store.pending(older_than=10, now=T0 + 300, limit=3)]
     assert keys == ["k1", "p0", "p1"]
+
+
+def check_conflicts_markers_and_give_up(store: Store) -> None:
+    """Issue 11: another body under a claimed key never overwrites it, however old the
+    claim; markers are one write, never pending; an undeliverable record leaves the outbox."""
+    assert store.claim("c1", "a", now=T0, digest="d1").status is ClaimStatus.CLAIMED
+    conflict = store.claim("c1", "b", now=T0 + 1, digest="d2")
+    assert conflict.status is ClaimStatus.CONFLICT and conflict.record.message == "a"
+    # past the lease (a queue outage): still a conflict, not a takeover
+    assert store.claim("c1", "b", now=T0 + 11, digest="d2").status is ClaimStatus.CONFLICT
+    standing = store.get("c1")
+    assert standing is not None and (standing.message, standing.digest, standing.attempts) == ("a", "d1", 1)
+    assert standing.lease_until == T0 + 10
+    # the same body takes it over
+    again = store.claim("c1", "a2", now=T0 + 12, digest="d1", lease_seconds=40)
+    assert again.status is ClaimStatus.CLAIMED and again.record.message == "a" and again.record.attempts == 2
+    assert again.record.lease_until == T0 + 52  # the sweeper's longer lease
+    assert store.claim("c1", "a", now=T0 + 30, digest="d1").status is ClaimStatus.IN_PROGRESS
+    store.mark_published("c1", now=T0 + 31)
+    assert store.claim("c1", "b", now=T0 + 32, digest="d2").status is ClaimStatus.CONFLICT
+    assert store.claim("c1", "a", now=T0 + 32, digest="d1").status is ClaimStatus.PUBLISHED
+    # markers: one conditional write, published from birth, never in the outbox
+    assert store.remember("occ:1", "c1", now=T0) is True
+    assert store.remember("occ:1", "other", now=T0 + 1) is False
+    marker = store.get("occ:1")
+    assert marker is not None and (marker.status, marker.message) == (PUBLISHED, "c1")
+    assert store.claim("occ:1", "x", now=T0 + 2).status is ClaimStatus.PUBLISHED
+    # undeliverable: out of the outbox, and still remembered as this key's record
+    store.claim("u1", "m", now=T0)
+    store.mark_published("u1", now=T0 + 1, status=UNDELIVERABLE)
+    assert [r.key for r in store.pending(older_than=0, now=T0 + 50)] == []
+    gone = store.get("u1")
+    assert gone is not None and gone.status == UNDELIVERABLE
 
 
 def check_concurrent_claims(make: Callable[[], Store], threads: int = 16) -> None:
@@ -85,6 +121,10 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
 
 def test_semantics(make_store: Callable[[], Store]) -> None:
     check_store_semantics(make_store())
+
+
+def test_conflicts_markers_and_give_up(make_store: Callable[[], Store]) -> None:
+    check_conflicts_markers_and_give_up(make_store())
 
 
 def test_concurrent_claims_from_threads(make_store: Callable[[], Store]) -> None:

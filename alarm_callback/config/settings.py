@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         False,
         description="Also store one marker per alarm occurrence and state, which the history reconciler matches.",
     )
+    sweep_max_attempts: int = Field(
+        20, ge=1, description="Claims of one outbox record before the sweeper moves it to the quarantine."
+    )
     event_source: str = Field("alarm-callback", description="CloudEvents `source` of published messages.")
     log_level: str = Field("INFO", description="Python logging level.")
 

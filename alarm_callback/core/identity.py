@@ -54,12 +54,16 @@ class InvalidId(ValueError):
 
 def dedup_key(body: dict[str, Any]) -> str:
     """alertId (graded policies: `<sessionId>_<Level>`, so levels stay distinct), else
-    sessionId, else a foreign shape's `id`."""
+    sessionId, else a foreign shape's `id`. Ids are strings or integers: a float (NaN,
+    Infinity, 1e9) is refused, since it has no exact text and could not be echoed in a
+    strict-JSON ack."""
     for field in ("alertId", "sessionId", "id"):
         value = body.get(field)
         if isinstance(value, bool) or value is None:
             continue
-        if isinstance(value, (int, float)):
+        if isinstance(value, float):
+            raise InvalidId(f"{field} must be a string or an integer, not a number like {value!r}")
+        if isinstance(value, int):
             value = str(value)
         if isinstance(value, str) and value.strip():
             key = value.strip()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from .identity import occurrence_key
 from .models.alarm import EVENT_TYPE_PREFIX, Alarm, AlarmEvent
@@ -34,20 +35,41 @@ class Message:
 
     @classmethod
     def from_body(cls, body: str) -> Message:
-        """Rebuild a message from its stored CloudEvent body (the sweeper's path)."""
-        event = AlarmEvent.model_validate_json(body)
+        """Rebuild a message from a serialized CloudEvent (the reconciler's stored messages,
+        records from older versions). Read leniently, as plain JSON: a record written by a
+        newer or older version (fields added or dropped) still publishes, byte for byte."""
+        event = json.loads(body)
+        data = _mapping(event.get("data"))
+        obj, policy = _mapping(data.get("object")), _mapping(data.get("policy"))
+        status = str(event.get("alarmstatus") or data.get("status") or "unknown")
+        fingerprint = str(event.get("fingerprint") or data.get("fingerprint") or "")
+        found = {
+            "status": status,
+            "kind": event.get("alarmkind") or data.get("kind"),
+            "namespace": obj.get("namespace"),
+            "region": obj.get("region"),
+            "policy_id": policy.get("id"),
+            "dedup": "skipped" if event.get("dedup") == "skipped" else None,
+            "recovered": "true" if event.get("recovered") is True else None,
+        }
+        first = data.get("first_occur_time")
+        try:
+            first_time = (
+                datetime.fromisoformat(first.replace("Z", "+00:00")) if isinstance(first, str) else None
+            )  # 3.10: no "Z"
+        except ValueError:
+            first_time = None
         return cls(
-            id=event.id,
+            id=str(event["id"]),
             body=body,
-            fingerprint=event.fingerprint,
-            attributes=attributes_of(event),
-            occurrence=occurrence_key(event.fingerprint, event.data.first_occur_time, event.data.status),
+            fingerprint=fingerprint,
+            attributes={key: str(value) for key, value in found.items() if value},
+            occurrence=occurrence_key(fingerprint, first_time, status) if fingerprint else None,
         )
 
 
-def attributes_of(event: AlarmEvent) -> dict[str, str]:
-    """Routing attributes: status, kind, namespace, region, policy id (only those present)."""
-    return _attributes(event.data, event.dedup, event.recovered)
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _attributes(alarm: Alarm, dedup: str, recovered: bool) -> dict[str, str]:

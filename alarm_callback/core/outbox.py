@@ -6,13 +6,25 @@ A record per dedup key holds the serialized message and a status:
   durable here; this is the outbox the sweeper drains.
 * ``published``: on the queue. Resends of this key are acked without a second publish.
 
-`claim` is the one atomic step. It succeeds when the key is absent, expired, or
-``pending`` past its lease (the request that claimed it crashed or its publish failed:
-a resend or the sweeper takes it over). Otherwise it reports what is there.
+`claim` is the one atomic step, decided by `Record.decide`:
 
-Backends implement `claim` with their own atomic primitive (conditional put, SET NX,
-INSERT ... ON CONFLICT) and use `Record.claimable` for the decision, so the rule is
-written once.
+* the key is absent or expired: a new record is written (``attempts = 1``);
+* it is ``pending`` past its lease (the request that claimed it crashed or its publish
+  failed) and holds the *same* body (its digest): the caller takes it over. The stored
+  message, ``created_at`` and digest stay as they are (the original alarm is what gets
+  published); the lease moves and ``attempts`` counts up;
+* otherwise the caller lost: it is told what is there (`ClaimStatus.PUBLISHED`,
+  `IN_PROGRESS`), or `CONFLICT` when the standing record holds a *different* body under
+  the same key. A conflict never overwrites: the receiver quarantines the second body.
+
+Two more record kinds share the table: occurrence **markers** (`remember`), written once,
+``published`` from birth, never pending, so the sweeper never sees them; and
+``undeliverable`` records, which the sweeper gave up on after too many attempts (their
+message is in the quarantine).
+
+Backends implement `claim` with their own atomic primitive (conditional put, a Lua script,
+INSERT ... ON CONFLICT) and use `Record.decide` for the decision, so the rule is written
+once.
 """
 
 from __future__ import annotations
@@ -21,16 +33,18 @@ import enum
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 PENDING = "pending"
 PUBLISHED = "published"
+UNDELIVERABLE = "undeliverable"
 
 
 class ClaimStatus(enum.Enum):
     CLAIMED = "claimed"  # this caller owns the key now: publish, then mark_published
     PUBLISHED = "published"  # already handed off: ack, publish nothing
     IN_PROGRESS = "in_progress"  # another caller holds a live lease: ack, it (or the sweeper) publishes
+    CONFLICT = "conflict"  # the key holds another body: ack, quarantine this one, touch nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,16 +52,30 @@ class Record:
     key: str
     status: str
     message: str
-    created_at: float
+    created_at: float  # first claim: how long the alarm has been owed
     updated_at: float
     expires_at: float  # dedup memory ends here (records decide expiry; TTL deletion runs late)
     lease_until: float  # a pending record may be taken over after this
+    digest: str = ""  # of the body that was claimed; "" for markers and older records
+    attempts: int = 1  # claims of this record: the first, then every takeover
 
-    def claimable(self, now: float) -> bool:
-        return self.expires_at <= now or (self.status == PENDING and self.lease_until <= now)
+    def decide(self, now: float, digest: str) -> Literal["new", "takeover", "lost"]:
+        """What a claim of this standing record with a body of `digest` does."""
+        if self.expires_at <= now:
+            return "new"
+        if (
+            self.status == PENDING
+            and self.lease_until <= now
+            and (not digest or not self.digest or digest == self.digest)
+        ):
+            return "takeover"
+        return "lost"
 
-    def marked_published(self, now: float) -> Record:
-        return replace(self, status=PUBLISHED, updated_at=now)
+    def taken_over(self, now: float, lease_seconds: float) -> Record:
+        return replace(self, updated_at=now, lease_until=now + lease_seconds, attempts=self.attempts + 1)
+
+    def marked(self, status: str, now: float) -> Record:
+        return replace(self, status=status, updated_at=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +97,9 @@ class Store(ABC):
         self.ttl_seconds = ttl_seconds
         self.lease_seconds = lease_seconds
 
-    def new_record(self, key: str, message: str, now: float | None = None) -> Record:
+    def new_record(
+        self, key: str, message: str, now: float | None = None, digest: str = "", lease_seconds: float | None = None
+    ) -> Record:
         now = time.time() if now is None else now
         return Record(
             key=key,
@@ -78,22 +108,39 @@ class Store(ABC):
             created_at=now,
             updated_at=now,
             expires_at=now + self.ttl_seconds,
-            lease_until=now + self.lease_seconds,
+            lease_until=now + (self.lease_seconds if lease_seconds is None else lease_seconds),
+            digest=digest,
         )
 
+    def new_marker(self, key: str, pointer: str, now: float) -> Record:
+        """An occurrence marker: published from birth, `message` names the dedup key it points at."""
+        return Record(key, PUBLISHED, pointer, now, now, now + self.ttl_seconds, now)
+
     @staticmethod
-    def lost_claim(existing: Record) -> Claim:
+    def lost_claim(existing: Record, digest: str = "") -> Claim:
         """What a caller that lost the claim race is told."""
-        status = ClaimStatus.PUBLISHED if existing.status == PUBLISHED else ClaimStatus.IN_PROGRESS
+        if digest and existing.digest and digest != existing.digest:
+            return Claim(ClaimStatus.CONFLICT, existing)
+        status = ClaimStatus.PUBLISHED if existing.status != PENDING else ClaimStatus.IN_PROGRESS
         return Claim(status, existing)
 
     @abstractmethod
-    def claim(self, key: str, message: str, now: float | None = None) -> Claim:
-        """Atomically take `key` (see module doc). Raises StoreError when unreachable."""
+    def claim(
+        self,
+        key: str,
+        message: str,
+        now: float | None = None,
+        *,
+        digest: str = "",
+        lease_seconds: float | None = None,
+    ) -> Claim:
+        """Atomically take `key` (see module doc). `lease_seconds` overrides the store's lease
+        (the sweeper covers its whole run). Raises StoreError when unreachable."""
 
     @abstractmethod
-    def mark_published(self, key: str, now: float | None = None) -> None:
-        """Record that the message is on the queue."""
+    def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
+        """Record that the message is on the queue (or, with ``status=UNDELIVERABLE``, that
+        the sweeper gave up on it): either way the record leaves the outbox."""
 
     @abstractmethod
     def get(self, key: str) -> Record | None: ...
@@ -102,14 +149,13 @@ class Store(ABC):
     def pending(self, older_than: float, now: float | None = None, limit: int = 100) -> list[Record]:
         """Pending records last touched more than `older_than` seconds ago, oldest first."""
 
-    def remember(self, key: str, message: str, now: float | None = None) -> None:
-        """Record `key` as published without a hand-off of its own (occurrence markers for
-        the reconciler). Backends may override with a single write."""
-        if self.claim(key, message, now).claimed:
-            self.mark_published(key, now)
+    @abstractmethod
+    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
+        """Write an occurrence marker in one conditional write (see `new_marker`); False when
+        a live record already holds `key`. Never pending, so never swept."""
 
     def purge(self, now: float | None = None) -> int:
-        """Delete expired published records; backends with native TTL need not."""
+        """Delete expired settled records; backends with native TTL need not."""
         return 0
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -22,6 +22,10 @@ from .message import Message
 
 class Publisher(ABC):
     schemes: ClassVar[tuple[str, ...]] = ()
+    # The largest message body the broker takes, in bytes (None: no practical limit). The
+    # receiver refuses larger alarms with 413 before claiming them, so nothing is acked
+    # that could never be published.
+    max_message_bytes: int | None = None
 
     @abstractmethod
     def publish(self, message: Message) -> None:
@@ -40,6 +44,8 @@ class FanOut(Publisher):
         if not publishers:
             raise ValueError("FanOut needs at least one publisher")
         self.publishers = tuple(publishers)
+        limits = [p.max_message_bytes for p in self.publishers if p.max_message_bytes is not None]
+        self.max_message_bytes = min(limits) if limits else None
 
     def publish(self, message: Message) -> None:
         errors: list[str] = []

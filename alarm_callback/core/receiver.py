@@ -4,15 +4,25 @@ The order is the guarantee:
 
 1. method (405), credential (401, nothing written), size (413);
 2. decode JSON and find the dedup key (400 + quarantine when either fails);
-3. normalize (a body that is not a readable callback but has an id goes out as ``unknown``);
-4. ``store.claim`` writes the message to the outbox before anything is published;
+3. build the message (`MessageBuilder`: a body that is not a readable callback, or whose
+   normalization fails, goes out as ``unknown`` with its raw body; one that cannot be
+   encoded at all is refused 400 and quarantined), and refuse it 413 (quarantined) when
+   it is larger than the configured publishers take: never acked and then stuck;
+4. ``store.claim`` writes the *input* (body, arrival time, source) and the body's digest
+   to the outbox before anything is published; with ``record_occurrences`` the occurrence
+   marker is written right after, before the publish, so the reconciler never publishes
+   an alarm whose callback is still owed;
 5. publish, then ``store.mark_published``;
-6. ack ``{"sessionId": ..., "retCode": 0}``.
+6. ack ``{"sessionId": ..., "retCode": 0}`` (strict JSON, always).
 
 Once step 4 has succeeded the alarm is durable, so every later failure still acks: the
 record stays ``pending`` and the sweeper publishes it. Before step 4 a failure answers
 503, which Tencent treats as "resend". When the store itself is down, `store_down`
 decides: publish without dedup (flagged ``dedup: skipped``) or 503.
+
+A second, *different* body under a key that is already claimed is a conflict: it is
+acked (Tencent must stop resending), kept in the quarantine as ``dedup_conflict`` and
+never overwrites the standing record.
 """
 
 from __future__ import annotations
@@ -23,15 +33,14 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
-from typing import Any
+from datetime import tzinfo
 
 from .auth import Authenticator
+from .build import MessageBuilder, Unencodable, digest, stored_callback
 from .http import Request, Response
 from .identity import InvalidId, MissingId, dedup_key
 from .limits import MAX_DEPTH, too_deep
-from .message import Message, encode, with_dedup_skipped
-from .normalize import normalize, unknown_alarm
+from .message import Message, with_dedup_skipped
 from .outbox import ClaimStatus, Store
 from .ports import Publisher, Quarantine, Quarantined
 from .times import load_timezone
@@ -44,6 +53,7 @@ class Outcome(enum.Enum):
     OUTBOXED = "outboxed"  # new alarm, publish failed: pending in the outbox, the sweeper retries
     DUPLICATE = "duplicate"  # resend of a handed-off alarm
     IN_PROGRESS = "in_progress"  # resend while the first delivery is still being handed off
+    CONFLICT = "conflict"  # another body under a claimed key: acked, quarantined, nothing overwritten
     UNCHECKED = "published_unchecked"  # store down, published without dedup
     UNAVAILABLE = "unavailable"  # nothing durable happened: 503, Tencent resends
     REJECTED = "rejected"  # 4xx
@@ -84,6 +94,9 @@ class Receiver:
         self.store_down = store_down
         self.event_source = event_source
         self.record_occurrences = record_occurrences
+        self.builder = MessageBuilder(self.tz, event_source)
+        # The smallest message size every configured publisher takes (None: no limit).
+        self.max_message_bytes: int | None = getattr(publisher, "max_message_bytes", None)
 
     # -- entry ---------------------------------------------------------------------------
 
@@ -137,32 +150,43 @@ class Receiver:
         except (MissingId, InvalidId) as exc:
             code = "missing_id" if isinstance(exc, MissingId) else "invalid_id"
             return self._refuse(400, code, str(exc), body, source, quarantine)
-        message = self._encode(decoded, key)
+        received_at = round(time.time(), 6)
+        try:
+            message = self.builder.build(decoded, key, received_at)
+        except Unencodable as exc:
+            return self._refuse(400, "unencodable", str(exc), body, source, quarantine)
+        size = len(message.body.encode("utf-8", "surrogatepass"))
+        if self.max_message_bytes is not None and size > self.max_message_bytes:
+            detail = f"the message would be {size} bytes; the queue takes at most {self.max_message_bytes}"
+            return self._refuse(413, "message_too_large", detail, body, source, quarantine)
         ack = Response.json(200, {"sessionId": decoded.get("sessionId", key), "retCode": 0})
-        return self._hand_off(key, message, ack)
+        stored = stored_callback(body, decoded, received_at, source)
+        return self._hand_off(key, message, stored, digest(body), ack, body, source)
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _encode(self, body: dict[str, Any], key: str) -> Message:
-        received_at = datetime.now(timezone.utc)
-        try:
-            alarm = normalize(body, key, self.tz, received_at)
-        except Exception:  # a normalizer bug must not lose the alarm: forward it raw
-            log.exception("normalize failed; forwarding as unknown", extra={"dedup_key": key})
-            alarm = unknown_alarm(body, key, received_at)
-        return encode(alarm, self.event_source)
-
-    def _hand_off(self, key: str, message: Message, ack: Response) -> Result:
+    def _hand_off(
+        self, key: str, message: Message, stored: str, body_digest: str, ack: Response, body: bytes, source: str
+    ) -> Result:
         fp = message.fingerprint
         try:
-            claim = self.store.claim(key, message.body)
+            claim = self.store.claim(key, stored, digest=body_digest)
         except Exception:
             log.exception("store claim failed", extra={"dedup_key": key})
             return self._store_down(key, message, ack)
+        if claim.status is ClaimStatus.CONFLICT:
+            detail = f"dedup key {key!r} already holds another body; the first one stands"
+            log.warning("dedup conflict: second body quarantined", extra={"dedup_key": key, "reason": "dedup_conflict"})
+            self.quarantine_body(body, "dedup_conflict", detail, source)
+            return Result(ack, Outcome.CONFLICT, key, "dedup_conflict", fp)
         if claim.status is ClaimStatus.PUBLISHED:
             return Result(ack, Outcome.DUPLICATE, key, fingerprint=fp)
         if claim.status is ClaimStatus.IN_PROGRESS:
             return Result(ack, Outcome.IN_PROGRESS, key, fingerprint=fp)
+        if claim.record.message != stored:  # took over a stale claim: the original alarm goes out
+            message = self.builder.rebuild(claim.record.message, key)
+        if self.record_occurrences:
+            remember_occurrence(self.store, message)
         try:
             self.publisher.publish(message)
         except Exception:
@@ -172,8 +196,6 @@ class Receiver:
             self.store.mark_published(key)
         except Exception:  # published but not marked: the sweeper may repeat it (same id)
             log.exception("mark_published failed", extra={"dedup_key": key})
-        if self.record_occurrences:
-            remember_occurrence(self.store, message)
         return Result(ack, Outcome.PUBLISHED, key, fingerprint=fp)
 
     def _store_down(self, key: str, message: Message, ack: Response) -> Result:
@@ -213,8 +235,9 @@ class Receiver:
 
 
 def remember_occurrence(store: Store, message: Message) -> None:
-    """Tell the history reconciler this occurrence was delivered. Best effort: a miss only
-    means the reconciler may publish it again, flagged ``recovered``."""
+    """Tell the history reconciler this occurrence is owed or delivered (one conditional
+    write, pointing at the dedup key). Best effort: a miss only means the reconciler may
+    publish it again, flagged ``recovered``."""
     if message.occurrence is None:
         return
     try:

@@ -81,6 +81,15 @@ def serve(event: Any, context: Any, platform: str) -> Any:
         return adapter.render(current.handle(request))
 
 
+def _remaining_seconds(context: Any) -> float:
+    """The invocation's time left, less a margin to log the report: the sweeper's budget."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)  # Lambda
+    if remaining is None and isinstance(context, dict):  # SCF: time_limit_in_ms only
+        limit = context.get("time_limit_in_ms")
+        return max(1.0, int(limit) / 1000 - 5) if isinstance(limit, (int, str)) and str(limit).isdigit() else 50.0
+    return max(1.0, remaining() / 1000 - 5) if callable(remaining) else 50.0
+
+
 def _event_bytes(event: Any) -> bytes:
     try:
         return json.dumps(event, default=repr).encode()
@@ -102,7 +111,10 @@ def sweep_handler(event: Any = None, context: Any = None) -> dict[str, int]:
     """Scheduled (timer) function on either cloud: drain the outbox."""
     current = receiver()
     with logs.invocation(logs.request_id_of(context)):
-        return asdict(sweep(current.store, current.publisher, record_occurrences=current.record_occurrences))
+        budget = _remaining_seconds(context)
+        report = sweep(current.store, current.publisher, current.builder, quarantine=current.quarantine,
+                       budget_seconds=budget, max_attempts=settings().sweep_max_attempts)  # fmt: skip
+        return asdict(report)
 
 
 def reconcile_handler(event: Any = None, context: Any = None) -> dict[str, Any]:

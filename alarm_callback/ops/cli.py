@@ -242,8 +242,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..core.sweeper import sweep
 
-    receiver = receiver_from_settings(Settings())
-    report = sweep(receiver.store, receiver.publisher, record_occurrences=receiver.record_occurrences)
+    settings = Settings()
+    receiver = receiver_from_settings(settings)
+    report = sweep(
+        receiver.store,
+        receiver.publisher,
+        receiver.builder,
+        quarantine=receiver.quarantine,
+        max_attempts=settings.sweep_max_attempts,
+    )
     if args.json:
         _print_json(asdict(report))
     else:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from ..core.build import stored_event
 from ..core.errors import ConfigError
 from ..core.identity import occurrence_key
 from ..core.message import DEFAULT_SOURCE, encode
@@ -186,7 +187,7 @@ def reconcile_occurrence(
             return item("too_recent", "recovered after the window end; a later run will see it")
     message = encode(alarm, event_source, recovered=True)
     try:
-        claim = store.claim(occurrence, message.body)
+        claim = store.claim(occurrence, stored_event(message))
     except Exception as exc:
         log.exception("reconcile claim failed", extra={"dedup_key": occurrence})
         return item("failed", f"store: {type(exc).__name__}")
@@ -209,11 +210,14 @@ def reconcile_occurrence(
 
 def _queued_id(stored: str) -> str | None:
     """The id on the queue for an occurrence: the receiver's marker stores the message id,
-    the reconciler's own claim the whole CloudEvent."""
+    the reconciler's own claim its CloudEvent (`stored_event`)."""
     if not stored.startswith("{"):
         return stored or None
     try:
-        found = json.loads(stored).get("id")
-    except (ValueError, AttributeError):
+        found = json.loads(stored)
+        if found.get("kind") == "event":  # the reconciler's own outbox record
+            found = json.loads(found["event"])
+        queued = found.get("id")
+    except (ValueError, AttributeError, KeyError, TypeError):
         return None
-    return found if isinstance(found, str) else None
+    return queued if isinstance(queued, str) else None

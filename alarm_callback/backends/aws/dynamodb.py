@@ -45,7 +45,10 @@ _NUMBERS = ("created_at", "updated_at", "expires_at", "lease_until")
 
 # Record.claimable, as a condition. Every name goes through #aliases ("status" and "ttl"
 # are DynamoDB reserved words).
-_CLAIMABLE = "attribute_not_exists(#pk) OR #expires_at <= :now OR (#status = :pending AND #lease_until <= :now)"
+_FRESH = "attribute_not_exists(#pk) OR #expires_at <= :now"
+# A takeover (Record.decide): pending past its lease, same body. Only the lease moves.
+_TAKEOVER = "#status = :pending AND #lease_until <= :now"
+_SAME_BODY = " AND (attribute_not_exists(#digest) OR #digest = :empty OR #digest = :digest)"
 
 
 class DynamoDBStore(Store):
@@ -70,36 +73,92 @@ class DynamoDBStore(Store):
     def from_url(cls, url: SplitResult, options: BackendOptions) -> DynamoDBStore:
         return cls(url.netloc or url.path.strip("/"), options.ttl_seconds, options.lease_seconds, options=options.aws)
 
-    def claim(self, key: str, message: str, now: float | None = None) -> Claim:
+    def claim(
+        self,
+        key: str,
+        message: str,
+        now: float | None = None,
+        *,
+        digest: str = "",
+        lease_seconds: float | None = None,
+    ) -> Claim:
+        """A fresh record is one conditional PutItem; a lost race returns the standing record
+        in the same call (ALL_OLD). Only a takeover costs a second call (a conditional
+        UpdateItem), so the original message is never rewritten."""
         now = time.time() if now is None else now
-        record = self.new_record(key, message, now)
+        record = self.new_record(key, message, now, digest, lease_seconds)
         for _ in range(3):  # the old item can only vanish under TTL deletion: retry
             try:
                 self.client.put_item(
                     TableName=self.table,
                     Item={**_item(record), OUTBOX: {"S": PENDING}},
-                    ConditionExpression=_CLAIMABLE,
-                    ExpressionAttributeNames={
-                        "#pk": KEY,
-                        "#expires_at": "expires_at",
-                        "#status": "status",
-                        "#lease_until": "lease_until",
-                    },
-                    ExpressionAttributeValues={":now": number(now), ":pending": {"S": PENDING}},
+                    ConditionExpression=_FRESH,
+                    ExpressionAttributeNames={"#pk": KEY, "#expires_at": "expires_at"},
+                    ExpressionAttributeValues={":now": number(now)},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except self.client.exceptions.ConditionalCheckFailedException as exc:
                 old: Any = exc.response.get("Item")  # ALL_OLD: the record that won
                 existing = _record(old) if isinstance(old, dict) and old else self.get(key)
-                if existing is not None:
-                    return self.lost_claim(existing)
-                continue
+                if existing is None:
+                    continue
+                if existing.decide(now, digest) == "takeover":
+                    taken = self._take_over(existing, now, digest, record.lease_until)
+                    if taken is not None:
+                        return Claim(ClaimStatus.CLAIMED, taken)
+                    continue
+                return self.lost_claim(existing, digest)
             except AWS_ERRORS as exc:
                 raise StoreError(f"dynamodb claim failed: {error_text(exc)}") from exc
             return Claim(ClaimStatus.CLAIMED, record)
         raise StoreError(f"could not claim {key!r}")
 
-    def mark_published(self, key: str, now: float | None = None) -> None:
+    def _take_over(self, existing: Record, now: float, digest: str, lease_until: float) -> Record | None:
+        values: dict[str, Any] = {":now": number(now), ":pending": {"S": PENDING}, ":lease": number(lease_until)}
+        condition = _TAKEOVER
+        if digest:
+            condition += _SAME_BODY
+            values.update({":empty": {"S": ""}, ":digest": {"S": digest}})
+        try:
+            answer = self.client.update_item(
+                TableName=self.table,
+                Key={KEY: {"S": existing.key}},
+                UpdateExpression="SET #updated_at = :now, #lease_until = :lease ADD #attempts :one",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#lease_until": "lease_until",
+                    "#updated_at": "updated_at",
+                    "#attempts": "attempts",
+                    **({"#digest": "digest"} if digest else {}),
+                },
+                ExpressionAttributeValues={**values, ":one": {"N": "1"}},
+                ReturnValues="ALL_NEW",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return None  # someone else moved it first: look again
+        except AWS_ERRORS as exc:
+            raise StoreError(f"dynamodb takeover failed: {error_text(exc)}") from exc
+        return _record(answer["Attributes"])
+
+    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        marker = self.new_marker(key, pointer, now)
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={**_item(marker), TTL: {"N": str(math.ceil(marker.expires_at))}},
+                ConditionExpression=_FRESH,
+                ExpressionAttributeNames={"#pk": KEY, "#expires_at": "expires_at"},
+                ExpressionAttributeValues={":now": number(now)},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        except AWS_ERRORS as exc:
+            raise StoreError(f"dynamodb remember failed: {error_text(exc)}") from exc
+        return True
+
+    def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
         now = time.time() if now is None else now
         try:
             self.client.update_item(
@@ -116,7 +175,7 @@ class DynamoDBStore(Store):
                     "#outbox": OUTBOX,
                 },
                 ExpressionAttributeValues={
-                    ":published": {"S": PUBLISHED},
+                    ":published": {"S": status},
                     ":now": number(now),
                     ":ttl": {"N": str(math.ceil(now + self.ttl_seconds))},
                 },
@@ -168,6 +227,8 @@ def _item(record: Record) -> dict[str, Any]:
         KEY: {"S": record.key},
         "status": {"S": record.status},
         "message": {"S": record.message},
+        "digest": {"S": record.digest},
+        "attempts": {"N": str(record.attempts)},
         **{name: number(getattr(record, name)) for name in _NUMBERS},
     }
 
@@ -178,6 +239,8 @@ def _record(item: Mapping[str, Any]) -> Record:
         status=item["status"]["S"],
         message=item["message"]["S"],
         **{name: float(item[name]["N"]) for name in _NUMBERS},
+        digest=item.get("digest", {}).get("S", ""),
+        attempts=int(item.get("attempts", {}).get("N", "1")),
     )
 
 

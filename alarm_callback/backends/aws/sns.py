@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 class SNSPublisher(Publisher):
     schemes = ("sns",)
+    max_message_bytes = 262_144 - 2048  # SNS's 256 KiB, attributes included
 
     def __init__(self, topic_arn: str, *, sns: SNSClient | None = None, options: AwsOptions | None = None) -> None:
         fields = topic_arn.split(":")

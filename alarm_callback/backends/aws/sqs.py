@@ -30,6 +30,8 @@ _REGION = re.compile(r"^(?:sqs\.([a-z0-9-]+)|([a-z0-9-]+)\.queue)\.amazonaws\.co
 
 class SQSPublisher(Publisher):
     schemes = ("sqs",)
+    # SQS's 256 KiB counts the message attributes too: leave them room (10 short ones).
+    max_message_bytes = MAX_MESSAGE_BYTES - 2048
 
     def __init__(
         self,

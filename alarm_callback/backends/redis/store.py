@@ -25,6 +25,7 @@ is published by the sweeper once the lease runs out, so nothing is lost.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, cast
 from urllib.parse import SplitResult, parse_qsl, urlencode
@@ -34,39 +35,59 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ...core.errors import ConfigError, StoreError
-from ...core.outbox import Claim, ClaimStatus, Record, Store
+from ...core.outbox import PUBLISHED, Claim, ClaimStatus, Record, Store
 from ..options import BackendOptions
 
+log = logging.getLogger("alarm_callback")
 DEFAULT_PREFIX = "alarm-callback"
 _TIMEOUTS = {"socket_timeout": "1.0", "socket_connect_timeout": "0.5"}
 
-# KEYS: record, pending index. ARGV: key, message, now, expires_at, lease_until.
-# Returns 1 when claimed, else the standing record as a flat HGETALL list.
+# KEYS: record, pending index. ARGV: key, message, now, expires_at, lease_until, digest.
+# Record.decide in one step. Returns 1 for a new record, {1, HGETALL} for a takeover (the
+# stored message, digest and created_at are kept) and {0, HGETALL} when the caller lost.
 _CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
-if status then
-  local now = tonumber(ARGV[3])
-  local expired = tonumber(redis.call('HGET', KEYS[1], 'expires_at')) <= now
-  local stale = status == 'pending' and tonumber(redis.call('HGET', KEYS[1], 'lease_until')) <= now
-  if not (expired or stale) then
-    return redis.call('HGETALL', KEYS[1])
+local now = tonumber(ARGV[3])
+if status and tonumber(redis.call('HGET', KEYS[1], 'expires_at')) > now then
+  local stored = redis.call('HGET', KEYS[1], 'digest')
+  local same = ARGV[6] == '' or not stored or stored == '' or stored == ARGV[6]
+  if status == 'pending' and tonumber(redis.call('HGET', KEYS[1], 'lease_until')) <= now and same then
+    redis.call('HSET', KEYS[1], 'updated_at', ARGV[3], 'lease_until', ARGV[5])
+    redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+    redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+    return {1, redis.call('HGETALL', KEYS[1])}
   end
+  return {0, redis.call('HGETALL', KEYS[1])}
 end
 redis.call('HSET', KEYS[1], 'status', 'pending', 'message', ARGV[2], 'created_at', ARGV[3],
-  'updated_at', ARGV[3], 'expires_at', ARGV[4], 'lease_until', ARGV[5])
+  'updated_at', ARGV[3], 'expires_at', ARGV[4], 'lease_until', ARGV[5], 'digest', ARGV[6], 'attempts', 1)
 redis.call('PERSIST', KEYS[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return 1
 """
 
-# KEYS: record, pending index. ARGV: key, now. The record expires at its expires_at.
+# KEYS: record. ARGV: message (the pointer), now, expires_at. A marker: published from
+# birth, expiring with the dedup TTL; written only where no live record stands.
+_REMEMBER = """
+local expires_at = redis.call('HGET', KEYS[1], 'expires_at')
+if expires_at and tonumber(expires_at) > tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'status', 'published', 'message', ARGV[1], 'created_at', ARGV[2],
+  'updated_at', ARGV[2], 'expires_at', ARGV[3], 'lease_until', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], math.max(math.floor((tonumber(ARGV[3]) - tonumber(ARGV[2])) * 1000), 1))
+return 1
+"""
+
+# KEYS: record, pending index. ARGV: key, now, status. The record expires at its expires_at.
 _MARK_PUBLISHED = """
 redis.call('ZREM', KEYS[2], ARGV[1])
 local expires_at = redis.call('HGET', KEYS[1], 'expires_at')
 if not expires_at then
   return 0
 end
-redis.call('HSET', KEYS[1], 'status', 'published', 'updated_at', ARGV[2])
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[2])
 local ms = math.floor((tonumber(expires_at) - tonumber(ARGV[2])) * 1000)
 redis.call('PEXPIRE', KEYS[1], math.max(ms, 1))
 return 1
@@ -90,6 +111,7 @@ class RedisStore(Store):
         self._pending = f"{self._tag}:pending"
         self._claim = client.register_script(_CLAIM)
         self._mark = client.register_script(_MARK_PUBLISHED)
+        self._remember = client.register_script(_REMEMBER)
 
     @classmethod
     def from_url(cls, url: SplitResult, options: BackendOptions) -> RedisStore:
@@ -103,24 +125,42 @@ class RedisStore(Store):
     def _key(self, key: str) -> str:
         return f"{self._tag}:r:{key}"
 
-    def claim(self, key: str, message: str, now: float | None = None) -> Claim:
+    def claim(
+        self,
+        key: str,
+        message: str,
+        now: float | None = None,
+        *,
+        digest: str = "",
+        lease_seconds: float | None = None,
+    ) -> Claim:
         now = time.time() if now is None else now
-        record = self.new_record(key, message, now)
-        args = [key, message, repr(now), repr(record.expires_at), repr(record.lease_until)]
+        record = self.new_record(key, message, now, digest, lease_seconds)
+        args = [key, message, repr(now), repr(record.expires_at), repr(record.lease_until), digest]
         try:
             result = self._claim(keys=[self._key(key), self._pending], args=args)
         except redis.RedisError as exc:
             raise StoreError(f"redis claim failed: {exc}") from exc
         if result == 1:
             return Claim(ClaimStatus.CLAIMED, record)
-        return self.lost_claim(_record(key, _pairs(result)))
+        won, fields = result
+        standing = _record(key, _pairs(fields))
+        return Claim(ClaimStatus.CLAIMED, standing) if won == 1 else self.lost_claim(standing, digest)
 
-    def mark_published(self, key: str, now: float | None = None) -> None:
+    def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
         now = time.time() if now is None else now
         try:
-            self._mark(keys=[self._key(key), self._pending], args=[key, repr(now)])
+            self._mark(keys=[self._key(key), self._pending], args=[key, repr(now), status])
         except redis.RedisError as exc:
             raise StoreError(f"redis mark_published failed: {exc}") from exc
+
+    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        marker = self.new_marker(key, pointer, now)
+        try:
+            return bool(self._remember(keys=[self._key(key)], args=[pointer, repr(now), repr(marker.expires_at)]))
+        except redis.RedisError as exc:
+            raise StoreError(f"redis remember failed: {exc}") from exc
 
     def get(self, key: str) -> Record | None:
         try:
@@ -139,9 +179,11 @@ class RedisStore(Store):
             for key in keys:
                 pipe.hgetall(self._key(key))
             rows: list[dict[str, str]] = pipe.execute()
-            # An index entry without its record (deleted by hand, evicted): drop the entry.
+            # An index entry without its record (deleted by hand, or evicted: an acked alarm
+            # lost to maxmemory-policy): said loudly, then dropped.
             orphans = [key for key, fields in zip(keys, rows, strict=True) if not fields]
             if orphans:
+                log.error("pending records vanished from redis", extra={"keys": orphans[:20], "count": len(orphans)})
                 self.client.zrem(self._pending, *orphans)
         except redis.RedisError as exc:
             raise StoreError(f"redis pending failed: {exc}") from exc
@@ -191,6 +233,8 @@ def _record(key: str, fields: dict[str, str]) -> Record:
             updated_at=float(fields["updated_at"]),
             expires_at=float(fields["expires_at"]),
             lease_until=float(fields["lease_until"]),
+            digest=fields.get("digest", ""),
+            attempts=int(fields.get("attempts", 1)),
         )
     except (KeyError, ValueError) as exc:
         raise StoreError(f"redis record {key!r} is malformed: {exc!r}") from exc

@@ -20,19 +20,40 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     expires_at REAL NOT NULL,
-    lease_until REAL NOT NULL
+    lease_until REAL NOT NULL,
+    digest TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, updated_at);
 """
+# Columns added since the first release: a local database made by an older version gets them.
+_ADDED = ("digest TEXT NOT NULL DEFAULT ''", "attempts INTEGER NOT NULL DEFAULT 1")
 
-# The claim rule of Record.claimable, as the UPSERT's condition.
+# Record.decide, as the UPSERT's condition: a fresh write when the standing record expired,
+# a takeover (message, digest, created_at kept; lease moved; attempts + 1) when it is pending
+# past its lease with the same body; no row otherwise.
 _CLAIM = """
-INSERT INTO outbox (key, status, message, created_at, updated_at, expires_at, lease_until)
-VALUES (:key, :status, :message, :created_at, :updated_at, :expires_at, :lease_until)
+INSERT INTO outbox (key, status, message, created_at, updated_at, expires_at, lease_until, digest, attempts)
+VALUES (:key, :status, :message, :created_at, :updated_at, :expires_at, :lease_until, :digest, 1)
+ON CONFLICT (key) DO UPDATE SET
+    message = CASE WHEN outbox.expires_at <= :updated_at THEN excluded.message ELSE outbox.message END,
+    created_at = CASE WHEN outbox.expires_at <= :updated_at THEN excluded.created_at ELSE outbox.created_at END,
+    expires_at = CASE WHEN outbox.expires_at <= :updated_at THEN excluded.expires_at ELSE outbox.expires_at END,
+    digest = CASE WHEN outbox.expires_at <= :updated_at THEN excluded.digest ELSE outbox.digest END,
+    attempts = CASE WHEN outbox.expires_at <= :updated_at THEN 1 ELSE outbox.attempts + 1 END,
+    status = excluded.status, updated_at = excluded.updated_at, lease_until = excluded.lease_until
+WHERE outbox.expires_at <= :updated_at OR (outbox.status = 'pending' AND outbox.lease_until <= :updated_at
+    AND (:digest = '' OR outbox.digest = '' OR outbox.digest = :digest))
+RETURNING *
+"""
+_REMEMBER = """
+INSERT INTO outbox (key, status, message, created_at, updated_at, expires_at, lease_until, digest, attempts)
+VALUES (:key, :status, :message, :created_at, :updated_at, :expires_at, :lease_until, :digest, :attempts)
 ON CONFLICT (key) DO UPDATE SET
     status = excluded.status, message = excluded.message, created_at = excluded.created_at,
-    updated_at = excluded.updated_at, expires_at = excluded.expires_at, lease_until = excluded.lease_until
-WHERE outbox.expires_at <= :updated_at OR (outbox.status = 'pending' AND outbox.lease_until <= :updated_at)
+    updated_at = excluded.updated_at, expires_at = excluded.expires_at, lease_until = excluded.lease_until,
+    digest = excluded.digest, attempts = excluded.attempts
+WHERE outbox.expires_at <= :updated_at
 """
 
 
@@ -42,34 +63,56 @@ class SQLiteStore(Store):
     def __init__(self, path: str, ttl_seconds: float = 86400, lease_seconds: float = 10.0) -> None:
         super().__init__(ttl_seconds, lease_seconds)
         self.db = Database(path, SCHEMA)
+        conn = self.db.connection()
+        known = {row["name"] for row in conn.execute("PRAGMA table_info(outbox)")}
+        for column in _ADDED:
+            if column.split()[0] not in known:
+                conn.execute(f"ALTER TABLE outbox ADD COLUMN {column}")  # constants only
 
     @classmethod
     def from_url(cls, url: SplitResult, options: BackendOptions) -> SQLiteStore:
         return cls(path_of(url), options.ttl_seconds, options.lease_seconds)
 
-    def claim(self, key: str, message: str, now: float | None = None) -> Claim:
+    def claim(
+        self,
+        key: str,
+        message: str,
+        now: float | None = None,
+        *,
+        digest: str = "",
+        lease_seconds: float | None = None,
+    ) -> Claim:
         now = time.time() if now is None else now
-        record = self.new_record(key, message, now)
+        record = self.new_record(key, message, now, digest, lease_seconds)
         try:
             conn = self.db.connection()
             for _ in range(3):  # the row can only vanish under a concurrent purge: retry
-                if conn.execute(_CLAIM, asdict(record)).rowcount == 1:
-                    return Claim(ClaimStatus.CLAIMED, record)
+                row = conn.execute(_CLAIM, asdict(record)).fetchone()
+                if row is not None:
+                    return Claim(ClaimStatus.CLAIMED, Record(**dict(row)))
                 existing = self.get(key)
                 if existing is not None:
-                    return self.lost_claim(existing)
+                    return self.lost_claim(existing, digest)
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite claim failed: {exc}") from exc
         raise StoreError(f"could not claim {key!r}")
 
-    def mark_published(self, key: str, now: float | None = None) -> None:
+    def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
         now = time.time() if now is None else now
         try:
             self.db.connection().execute(
-                "UPDATE outbox SET status = ?, updated_at = ? WHERE key = ?", (PUBLISHED, now, key)
+                "UPDATE outbox SET status = ?, updated_at = ? WHERE key = ?", (status, now, key)
             )
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite mark_published failed: {exc}") from exc
+
+    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        try:
+            cursor = self.db.connection().execute(_REMEMBER, asdict(self.new_marker(key, pointer, now)))
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite remember failed: {exc}") from exc
+        return cursor.rowcount == 1
 
     def get(self, key: str) -> Record | None:
         try:
@@ -96,7 +139,7 @@ class SQLiteStore(Store):
     def purge(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
         cursor = self.db.connection().execute(
-            "DELETE FROM outbox WHERE status = ? AND expires_at <= ?", (PUBLISHED, now)
+            "DELETE FROM outbox WHERE status != ? AND expires_at <= ?", (PENDING, now)
         )
         return cursor.rowcount
 

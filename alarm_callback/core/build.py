@@ -1,0 +1,83 @@
+"""From input to message: the one place a `Message` is made.
+
+The outbox stores the *input* of a message, not the message: the callback body as
+received, when and where it arrived. The receiver builds the message from that input, and
+the sweeper rebuilds it from the stored record with the same `MessageBuilder`, so the two
+are the same message (same id, same bytes) as long as the timezone and event source are.
+Storing the input keeps records about half the size (the CloudEvent carries the raw
+payload besides the normalized alarm), and survives version skew both ways: a newer or
+older version reads a body, never another version's message layout.
+
+The reconciler's alarms have no callback body; it stores its built CloudEvent instead
+(``kind: "event"``), which `Message.from_body` reads leniently. Records written before
+this layout (a bare CloudEvent) are read the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime, timezone, tzinfo
+from typing import Any
+
+from pydantic_core import from_json, to_json
+
+from .message import DEFAULT_SOURCE, Message, encode
+from .normalize import normalize, unknown_alarm
+from .times import load_timezone
+
+log = logging.getLogger("alarm_callback")
+
+
+class Unencodable(ValueError):
+    """Not even the raw body can be put in a message (e.g. a lone UTF-16 surrogate)."""
+
+
+def digest(body: bytes) -> str:
+    """What tells a resend (same bytes) from another body under the same dedup key."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+def stored_callback(body: bytes, decoded: dict[str, Any], received_at: float, source: str) -> str:
+    """The outbox record of a callback: its body (as text), arrival time and source."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:  # JSON in UTF-16/32 (json.loads accepts it): keep it as JSON text
+        text = to_json(decoded).decode()
+    return to_json({"kind": "callback", "body": text, "received_at": received_at, "source": source}).decode()
+
+
+def stored_event(message: Message) -> str:
+    """The outbox record of a message that has no callback behind it (the reconciler's)."""
+    return to_json({"kind": "event", "event": message.body}).decode()
+
+
+class MessageBuilder:
+    def __init__(self, tz: tzinfo | None = None, event_source: str = DEFAULT_SOURCE) -> None:
+        self.tz = tz or load_timezone("Asia/Shanghai")
+        self.event_source = event_source
+
+    def build(self, decoded: dict[str, Any], key: str, received_at: float) -> Message:
+        """The message for a decoded callback. Anything that fails while normalizing or
+        encoding forwards the alarm as ``unknown`` with its raw body; `Unencodable` when
+        even that cannot be serialized (the receiver then quarantines the body)."""
+        when = datetime.fromtimestamp(received_at, timezone.utc)
+        try:
+            return encode(normalize(decoded, key, self.tz, when), self.event_source)
+        except Exception:  # a normalizer bug or an unserializable value must not lose the alarm
+            log.exception("building the message failed; forwarding as unknown", extra={"dedup_key": key})
+        try:
+            return encode(unknown_alarm(decoded, key, when), self.event_source)
+        except Exception as exc:
+            raise Unencodable(f"the body cannot be encoded as a message: {type(exc).__name__}") from exc
+
+    def rebuild(self, stored: str, key: str) -> Message:
+        """The message of an outbox record (see the module doc for the record kinds)."""
+        record = from_json(stored)
+        if isinstance(record, dict) and record.get("kind") == "callback":
+            decoded = json.loads(record["body"])
+            return self.build(decoded, key, float(record["received_at"]))
+        if isinstance(record, dict) and record.get("kind") == "event":
+            return Message.from_body(record["event"])
+        return Message.from_body(stored)  # a CloudEvent stored by an older version
