@@ -15,7 +15,13 @@ import handler
 from alarm_callback.backends.memory import MemoryPublisher
 from alarm_callback.core.http import Response
 from alarm_callback.edges import AWS, UnknownEventError, entry, load, select
-from alarm_callback.edges.aws import FunctionUrlAdapter, HttpApiAdapter, RestApiAdapter
+from alarm_callback.edges.aws import (
+    AlbAdapter,
+    FunctionUrlAdapter,
+    HttpApiAdapter,
+    HttpFallbackAdapter,
+    RestApiAdapter,
+)
 from tests.conftest import memory_backends
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws"
@@ -50,7 +56,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryPublisher]:
 
 def test_every_fixture_is_covered() -> None:
     assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(ADAPTER_OF)
-    assert load(AWS) == (RestApiAdapter, HttpApiAdapter, FunctionUrlAdapter)
+    assert load(AWS) == (RestApiAdapter, AlbAdapter, HttpApiAdapter, FunctionUrlAdapter, HttpFallbackAdapter)
 
 
 @pytest.mark.parametrize("name", sorted(ADAPTER_OF))
@@ -153,13 +159,91 @@ def _alb_event() -> dict[str, Any]:
 @pytest.mark.parametrize(
     "event",
     [
-        pytest.param(_alb_event(), id="alb"),
         pytest.param({"sessionId": "x", "alarmStatus": 1}, id="direct-invoke"),
         pytest.param({"version": "2.0", "routeKey": "$default"}, id="v2-without-http"),
-        pytest.param({"httpMethod": "POST", "version": "2.0", "requestContext": {"apiId": "a"}}, id="v1-claiming-2.0"),
+        pytest.param({"body": "{}", "headers": {}}, id="no-method"),
         pytest.param([], id="list"),
     ],
 )
-def test_foreign_events_match_no_adapter(event: Any) -> None:
+def test_events_without_http_shape_match_no_adapter(event: Any) -> None:
     with pytest.raises(UnknownEventError, match="matching adapters: none"):
         select(event, None, load(AWS))
+
+
+@pytest.mark.parametrize(
+    ("event", "adapter"),
+    [
+        pytest.param(_alb_event(), AlbAdapter, id="alb"),
+        pytest.param(
+            {"httpMethod": "POST", "version": "2.0", "requestContext": {"apiId": "a"}},
+            HttpFallbackAdapter,
+            id="v1-claiming-2.0",
+        ),
+        pytest.param(
+            {"requestContext": {"http": {"method": "POST"}}, "body": "{}"}, HttpFallbackAdapter, id="v2-no-ver"
+        ),
+        pytest.param({"httpMethod": "POST", "body": "{}"}, HttpFallbackAdapter, id="bare"),
+    ],
+)
+def test_odd_http_events_are_claimed_by_exactly_one(event: Any, adapter: type) -> None:
+    assert [a for a in load(AWS) if a.infer(event, None)] == [adapter]
+
+
+def test_fallback_serves_an_unclaimed_http_event(deployed: MemoryPublisher) -> None:
+    event = fixture("http-api-token-in-path")
+    del event["version"]  # no longer the 2.0 shape: only the fallback claims it
+    assert select(event, None, load(AWS)).name == "aws-http"
+    reply = handler.lambda_handler(event, None)
+    assert set(reply) == {"statusCode", "headers", "body", "isBase64Encoded"}
+    assert reply["statusCode"] == 200 and json.loads(reply["body"])["retCode"] == 0
+    assert len(deployed.messages) == 1
+    event["requestContext"]["http"]["path"] = "/callback/wrong"
+    event.pop("rawPath", None)
+    assert handler.lambda_handler(event, None)["statusCode"] == 401
+
+
+def test_rest_token_only_in_the_single_value_query_map() -> None:
+    event = fixture("rest-api-base64-token-in-query")
+    event["multiValueQueryStringParameters"] = {"source": ["monitor"]}
+    event["queryStringParameters"] = {"source": "monitor", "token": TOKEN}
+    assert RestApiAdapter(event, None).request.query == {"source": "monitor", "token": TOKEN}
+
+
+def test_rest_header_only_in_the_single_value_map() -> None:
+    event = fixture("rest-api-token-in-path")
+    event["headers"]["Authorization"] = "Basic xyz"
+    event["multiValueHeaders"] = {"X-Multi": ["a", "b"]}
+    headers = RestApiAdapter(event, None).request.headers
+    assert headers["authorization"] == "Basic xyz" and headers["x-multi"] == "a, b"
+
+
+@pytest.mark.parametrize("multi", [False, True], ids=["single", "multi"])
+def test_alb_reply_matches_the_request_mode(deployed: MemoryPublisher, multi: bool) -> None:
+    event = _alb_event()
+    event.pop("multiValueQueryStringParameters", None)
+    if multi:
+        event["multiValueHeaders"] = {k: [v] for k, v in event.pop("headers").items()}
+        event.pop("queryStringParameters", None)
+        event["multiValueQueryStringParameters"] = {"token": [TOKEN]}
+        event["path"] = "/callback"
+    else:
+        event.pop("multiValueHeaders", None)
+    reply = handler.lambda_handler(event, None)
+    assert reply["statusCode"] == 200 and reply["statusDescription"] == "200 OK"
+    assert reply["isBase64Encoded"] is False and json.loads(reply["body"])["retCode"] == 0
+    if multi:
+        assert "headers" not in reply and reply["multiValueHeaders"]["content-type"] == ["application/json"]
+    else:
+        assert "multiValueHeaders" not in reply and reply["headers"]["content-type"] == "application/json"
+    event["path"] = "/callback/wrong"
+    event.pop("multiValueQueryStringParameters", None)
+    refused = handler.lambda_handler(event, None)
+    assert refused["statusCode"] == 401 and refused["statusDescription"] == "401 Unauthorized"
+    assert len(deployed.messages) == 1
+
+
+def test_alb_query_is_percent_decoded() -> None:
+    event = _alb_event()
+    event.pop("multiValueHeaders", None)
+    event["queryStringParameters"] = {"token": "a%2Bb%20c"}
+    assert AlbAdapter(event, None).request.query["token"] == "a+b c"

@@ -16,7 +16,14 @@ import handler
 from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine
 from alarm_callback.core.http import Response
 from alarm_callback.edges import SCF, UnknownEventError, entry, load
-from alarm_callback.edges.scf import ApiGatewayAdapter, DirectInvocationAdapter, FunctionUrlAdapter, InvocationFailed
+from alarm_callback.edges.scf import (
+    ApiGatewayAdapter,
+    DirectInvocationAdapter,
+    FunctionUrlAdapter,
+    HttpFallbackAdapter,
+    HttpTriggerAdapter,
+    InvocationFailed,
+)
 from tests.conftest import memory_backends
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scf"
@@ -73,7 +80,13 @@ def passthrough(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_every_fixture_is_covered() -> None:
     assert sorted(p.stem for p in FIXTURES.glob("*.json")) == sorted(ADAPTER_OF)
-    assert load(SCF) == (ApiGatewayAdapter, FunctionUrlAdapter, DirectInvocationAdapter)
+    assert load(SCF) == (
+        ApiGatewayAdapter,
+        HttpTriggerAdapter,
+        FunctionUrlAdapter,
+        DirectInvocationAdapter,
+        HttpFallbackAdapter,
+    )
 
 
 @pytest.mark.parametrize("name", sorted(ADAPTER_OF))
@@ -177,8 +190,8 @@ def test_bad_body_is_400_and_kept(deployed: MemoryPublisher) -> None:
     [
         {},
         {"hello": "world"},
-        # a gateway-looking event without serviceId is not guessed at
-        {"httpMethod": "POST", "requestContext": {"stage": "release"}, "body": "{}"},
+        # a body and headers but no method anywhere: no HTTP shape
+        {"body": "{}", "headers": {"content-type": "application/json"}},
         # a timer trigger's event belongs to the sweeper, not here
         {"Type": "Timer", "TriggerName": "sweep", "Time": "2024-01-01T00:00:00Z", "Message": ""},
         [1, 2],
@@ -192,12 +205,73 @@ def test_foreign_events_are_refused_and_kept(deployed: MemoryPublisher, event: A
     assert isinstance(quarantine, MemoryQuarantine) and len(quarantine.items) == 1
 
 
-def test_the_three_adapters_never_overlap() -> None:
+def test_the_adapters_never_overlap() -> None:
     """Each fixture, also with the other sources' marker fields added, matches at most one."""
+    extras: list[dict[str, Any]] = [
+        {},
+        {"requestContext": {"serviceId": "s"}},
+        {"requestContext": {"sourceIp": "1.2.3.4"}},
+        {"requestContext": {"apiId": "a", "identity": {}}},
+        {"httpMethod": "POST"},
+        {"sessionId": "x"},
+    ]
     for name in ADAPTER_OF:
-        for extra in ({}, {"requestContext": {"serviceId": "s"}}, {"httpMethod": "POST"}, {"sessionId": "x"}):
+        for extra in extras:
             event = {**copy.deepcopy(fixture(name)), **extra}
             assert sum(a.infer(event, CONTEXT) for a in load(SCF)) <= 1, (name, extra)
+
+
+@pytest.mark.parametrize(
+    ("context", "adapter"),
+    [
+        ({"serviceId": "s", "sourceIp": "1.2.3.4"}, ApiGatewayAdapter),
+        ({"sourceIp": "1.2.3.4"}, HttpTriggerAdapter),
+        (
+            {"sourceIp": "1.2.3.4", "path": "/callback", "httpMethod": "POST", "requestId": "r", "stage": "prod"},
+            HttpTriggerAdapter,
+        ),
+        ({"stage": "release"}, HttpFallbackAdapter),  # Tencent keys, but no client address: not guessed at
+        ({"sourceIp": "1.2.3.4", "apiId": "a"}, HttpFallbackAdapter),  # a key Tencent never sends
+        ({"identity": {"sourceIp": "1.2.3.4"}, "apiId": "a"}, HttpFallbackAdapter),  # AWS-shaped
+    ],
+)
+def test_http_trigger_is_told_by_all_its_context_keys(context: dict[str, Any], adapter: type) -> None:
+    event = {"httpMethod": "POST", "path": "/callback", "body": "{}", "requestContext": context}
+    assert [a for a in load(SCF) if a.infer(event, CONTEXT)] == [adapter]
+
+
+def test_source_ip_only_event_is_acked(deployed: MemoryPublisher) -> None:
+    event = fixture("api-gateway-token-in-path")
+    event["requestContext"] = {"sourceIp": "36.159.237.104"}
+    request = HttpTriggerAdapter(event, CONTEXT).request
+    assert request.source == "scf-http" and request.source_ip == "36.159.237.104"
+    reply = handler.main_handler(event, CONTEXT)
+    assert reply["statusCode"] == 200 and json.loads(reply["body"])["retCode"] == 0
+    assert len(deployed.messages) == 1
+
+
+def test_emulator_headers_parameters_are_read() -> None:
+    event = fixture("api-gateway-basic-auth")
+    event["headersParameters"] = event.pop("headers")
+    event["requestContext"] = {"sourceIp": "127.0.0.1", "stage": "prod", "path": "/callback", "httpMethod": "POST"}
+    assert HttpTriggerAdapter(event, CONTEXT).request.headers["authorization"].startswith("Basic ")
+
+
+def test_query_merges_query_string_and_declared_parameters() -> None:
+    event = fixture("api-gateway-token-in-query")
+    event["queryString"] = {"source": "monitor"}
+    event["queryStringParameters"] = {"token": TOKEN}
+    assert ApiGatewayAdapter(event, CONTEXT).request.query == {"source": "monitor", "token": TOKEN}
+
+
+def test_fallback_serves_an_unclaimed_http_event(deployed: MemoryPublisher) -> None:
+    event = fixture("api-gateway-token-in-path")
+    event["requestContext"] = {"stage": "release"}
+    reply = handler.main_handler(event, CONTEXT)
+    assert set(reply) == {"isBase64Encoded", "statusCode", "headers", "body"}
+    assert reply["statusCode"] == 200 and len(deployed.messages) == 1
+    event["path"] = "/callback"
+    assert handler.main_handler(event, CONTEXT)["statusCode"] == 401
 
 
 def test_direct_invocation_raises_on_5xx() -> None:

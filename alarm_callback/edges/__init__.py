@@ -12,13 +12,17 @@ from .base import Adapter, UnknownEventError, select
 
 AWS: tuple[str, ...] = (
     "alarm_callback.edges.aws:RestApiAdapter",
+    "alarm_callback.edges.aws:AlbAdapter",
     "alarm_callback.edges.aws:HttpApiAdapter",
     "alarm_callback.edges.aws:FunctionUrlAdapter",
+    "alarm_callback.edges.aws:HttpFallbackAdapter",
 )
 SCF: tuple[str, ...] = (
     "alarm_callback.edges.scf:ApiGatewayAdapter",
+    "alarm_callback.edges.scf:HttpTriggerAdapter",
     "alarm_callback.edges.scf:FunctionUrlAdapter",
     "alarm_callback.edges.scf:DirectInvocationAdapter",
+    "alarm_callback.edges.scf:HttpFallbackAdapter",
 )
 
 

@@ -1,8 +1,22 @@
 """The local server's ASGI app: the same receiver behind uvicorn.
 
-Routes: ``POST /callback`` and ``POST /callback/<token>`` (the receiver checks the
-token), ``GET /healthz``. Anything else is a JSON 404. The body is read up to one byte
-past the limit, so an oversized post costs at most the limit in memory.
+Routes: ``POST /callback`` and ``POST /callback/<token>``, ``GET /healthz``. Anything
+else is a JSON 404.
+
+The method and the credential (token in the path or query, Basic auth header) are checked
+on the request line and headers alone, *before* the body is read: a stranger gets its 405
+or 401 without the app reading a byte of what it sends (uvicorn discards the rest of
+that body as it arrives, without buffering it). Then the body is read up to
+one byte past the limit, so an oversized post costs at most the limit in memory. A client
+that disconnects before the whole body has arrived is not processed at all (a truncated
+body is never parsed, quarantined or published; the sender's retry will bring it whole).
+
+Timeouts are the server's, not this app's. Under uvicorn (``alarm-callback serve``):
+``timeout_keep_alive`` (default 5 s) closes an idle keep-alive connection; request-line
+and header size is bounded by h11's ``h11_max_incomplete_event_size`` (16 KiB by default);
+uvicorn has no timeout for reading the headers or the body of a request in progress, so
+a slow client can hold a connection open (bounded by ``limit_concurrency`` if set). Put
+a reverse proxy with read timeouts in front when the port is reachable from the internet.
 
 The receiver is called inline on the event loop: the local backends (SQLite) answer in
 microseconds, and a thread hop per request would cost more than it saves.
@@ -11,6 +25,7 @@ microseconds, and a thread hop per request would cost more than it saves.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -44,28 +59,34 @@ class App:
         if path != CALLBACK_PREFIX and not path.startswith(CALLBACK_PREFIX + "/"):
             await _respond(send, _NOT_FOUND)
             return
-        body = await _read_body(receive, self.receiver.max_body_bytes + 1)
         client = scope.get("client")
         query_string: bytes = scope.get("query_string", b"")
-        request = Request(
+        head = Request(
             method=scope["method"],
             path=path,
-            body=body,
             headers={name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]},
             query=dict(reversed(parse_qsl(query_string.decode("latin-1")))) if query_string else {},
             source_ip=client[0] if client else None,
             source="asgi",
         )
-        await _respond(send, self.receiver.handle(request))
+        if head.method.upper() != "POST" or not self.receiver.auth.check(head):
+            # The receiver answers 405 / 401 from the head alone; the body is never read.
+            await _respond(send, self.receiver.handle(head))
+            return
+        body = await _read_body(receive, self.receiver.max_body_bytes + 1)
+        if body is None:  # the client left before the body was complete: nobody to answer
+            return
+        await _respond(send, self.receiver.handle(replace(head, body=body)))
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The body, cut at `limit` bytes; None when the client disconnected before its end."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            return None
         chunk = message.get("body", b"")
         if size < limit:
             chunks.append(chunk[: limit - size])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from ..core.http import Request, Response
+from .utils import generic_request, http_method, http_reply
 
 
 class UnknownEventError(ValueError):
@@ -61,3 +62,30 @@ def select(event: Any, context: Any, adapters: Sequence[type[Adapter]], options:
     names = ", ".join(adapter.name for adapter in matches) or "none"
     shape = sorted(event)[:12] if isinstance(event, dict) else type(event).__name__
     raise UnknownEventError(f"cannot tell the event source (matching adapters: {names}; event keys: {shape})")
+
+
+class FallbackAdapter(Adapter):
+    """The last adapter of a platform: an event that has an HTTP method under any spelling
+    (``httpMethod``, ``requestContext.http.method``, ``requestContext.httpMethod``) but that
+    none of the platform's specific adapters (`specific`) claims. It is read from every
+    field the known shapes use, goes through the receiver like any request (so it still
+    needs the credential), and is answered in the proxy-integration shape
+    ``{statusCode, headers, body, isBase64Encoded}``. Only an event with no HTTP shape at all
+    is left unmatched (the entry point keeps it in the quarantine and raises)."""
+
+    specific: ClassVar[tuple[type[Adapter], ...]] = ()
+
+    @classmethod
+    def infer(cls, event: Any, context: Any) -> bool:
+        return (
+            isinstance(event, dict)
+            and http_method(event) is not None
+            and not any(adapter.infer(event, context) for adapter in cls.specific)
+        )
+
+    @property
+    def request(self) -> Request:
+        return generic_request(self.event, self.name)
+
+    def render(self, response: Response) -> Any:
+        return http_reply(response)

@@ -62,8 +62,9 @@ def adapters(platform: str) -> tuple[type[Adapter], ...]:
 def serve(event: Any, context: Any, platform: str) -> Any:
     """Route one platform event through the receiver.
 
-    An event no adapter recognises is kept in the quarantine and raised (the platform shows
-    a failed invocation). An event an adapter recognises but cannot read (a broken envelope)
+    Every HTTP-shaped event finds an adapter (the platform's fallback takes what no specific
+    one claims; docs/event-sources.md). An event with no HTTP shape that no adapter
+    recognises is kept in the quarantine and raised (the platform shows a failed invocation). An event an adapter recognises but cannot read (a broken envelope)
     is kept too and answered 400 in the adapter's own reply shape."""
     current = receiver()
     with logs.invocation(logs.request_id_of(context)):
@@ -98,12 +99,14 @@ def _event_bytes(event: Any) -> bytes:
 
 
 def lambda_handler(event: Any, context: Any) -> Any:
-    """AWS Lambda: API Gateway REST (v1), HTTP API (v2) and Function URL events."""
+    """AWS Lambda: API Gateway REST (v1), HTTP API (v2), Function URL and ALB events, and any
+    other HTTP-shaped event."""
     return serve(event, context, "aws")
 
 
 def main_handler(event: Any, context: Any) -> Any:
-    """Tencent SCF: API gateway trigger, Function URL, and direct invocation."""
+    """Tencent SCF: API gateway / HTTP trigger (also without serviceId), Function URL, direct
+    invocation, and any other HTTP-shaped event."""
     return serve(event, context, "scf")
 
 
