@@ -36,6 +36,8 @@ PUBLISHERS: dict[str, str] = {
     "amqps": "alarm_callback.backends.amqp:AMQPPublisher",
     "alertmanager": "alarm_callback.backends.alertmanager:AlertmanagerPublisher",
     "alertmanagers": "alarm_callback.backends.alertmanager:AlertmanagerPublisher",
+    "http": "alarm_callback.backends.webhook:WebhookPublisher",
+    "https": "alarm_callback.backends.webhook:WebhookPublisher",
 }
 QUARANTINES: dict[str, str] = {
     "memory": "alarm_callback.backends.memory:MemoryQuarantine",
