@@ -34,6 +34,10 @@ PUBLISHERS: dict[str, str] = {
     "cmq-topic": "alarm_callback.backends.tencent.cmq:CMQTopicPublisher",
     "amqp": "alarm_callback.backends.amqp:AMQPPublisher",
     "amqps": "alarm_callback.backends.amqp:AMQPPublisher",
+    "alertmanager": "alarm_callback.backends.alertmanager:AlertmanagerPublisher",
+    "alertmanagers": "alarm_callback.backends.alertmanager:AlertmanagerPublisher",
+    "http": "alarm_callback.backends.webhook:WebhookPublisher",
+    "https": "alarm_callback.backends.webhook:WebhookPublisher",
 }
 QUARANTINES: dict[str, str] = {
     "memory": "alarm_callback.backends.memory:MemoryQuarantine",
