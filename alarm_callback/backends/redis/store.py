@@ -185,7 +185,8 @@ def _lean_handshake() -> dict[str, Any]:
     notifications, and the config says so explicitly where redis-py has one.
     What remains is what the URL asks for: AUTH with a password, SELECT for a db other
     than 0. A URL's own ``protocol=3`` still wins (redis-py lets the query override)."""
-    params = inspect.signature(redis.connection.AbstractConnection.__init__).parameters
+    base = getattr(redis.connection, "AbstractConnection", redis.connection.Connection)
+    params = inspect.signature(base.__init__).parameters
     options: dict[str, Any] = {"protocol": 2}
     if "driver_info" in params:  # newer redis-py: lib_name/lib_version are deprecated
         options["driver_info"] = None
