@@ -95,7 +95,7 @@ FORBIDDEN = {"aws": ("tencentcloud",), "tencent": ("boto3", "botocore")}
 def _paths(stack: ExitStack) -> dict[str, dict[str, Any] | str]:
     """path -> settings for the subject and floor, or the reason it cannot run."""
     found: dict[str, dict[str, Any] | str] = {}
-    needed = ["handlers/aws.py", "stores/dynamodb.py", "publishers/sqs.py", "clouds/aws.py"]
+    needed = ["edges/aws.py", "backends/aws/dynamodb.py", "backends/aws/sqs.py", "backends/aws/clients.py"]
     missing = [name for name in needed if not module_exists(name)]
     if missing:
         found["aws"] = f"{NOT_AVAILABLE} (missing alarm_callback/{', '.join(missing)})"
@@ -106,7 +106,7 @@ def _paths(stack: ExitStack) -> dict[str, dict[str, Any] | str]:
             if isinstance(aws, str)
             else {"env": aws, "entry": "lambda_handler", "event": events.http_api, "floor": AWS_FLOOR}
         )
-    needed = ["handlers/scf.py", "stores/redis.py", "publishers/cmq.py", "clouds/tencent.py"]
+    needed = ["edges/scf.py", "backends/redis/store.py", "backends/tencent/cmq.py", "backends/tencent/clients.py"]
     missing = [name for name in needed if not module_exists(name)]
     if missing:
         found["tencent"] = f"{NOT_AVAILABLE} (missing alarm_callback/{', '.join(missing)})"

@@ -51,7 +51,7 @@ def child(total: int, checkpoint: int) -> dict[str, Any]:
         }
     )
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the log lines: written, not kept
-    if os.path.exists(os.path.join(os.path.dirname(__file__), "..", "alarm_callback", "handlers", "aws.py")):
+    if os.path.exists(os.path.join(os.path.dirname(__file__), "..", "alarm_callback", "edges", "aws.py")):
         from alarm_callback.edges import entry
 
         def serve(body: bytes) -> int:

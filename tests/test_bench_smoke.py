@@ -28,7 +28,7 @@ def test_bench_smoke_runs_every_section(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     rows = report["rows"]
     sections = {row["section"] for row in rows}
-    assert sections == {"cold", "warm", "server", "size", "memory"}, rows
+    assert sections == {"cold", "warm", "server", "size", "memory", "cost"}, rows
     failed = [row for row in rows if row["value"].startswith("FAILED")]
     assert not failed, failed
     by_what = {row["what"]: row for row in rows}
@@ -40,3 +40,22 @@ def test_bench_smoke_runs_every_section(tmp_path: Path) -> None:
             assert row["ok"] is True, row
         if row["what"].startswith("cold start") and "first callback" in row["what"]:
             assert "replies [200]" in row["value"], row
+    # the warm section measures the adapters and the floor, not the bare receiver
+    assert "warm: AWS adapter (HTTP API event) vs the floor" in by_what, sorted(by_what)
+    assert any(what.startswith("warm: floor") for what in by_what), sorted(by_what)
+    assert by_what["cost: DynamoDB write units per new alarm (table + GSI)"]["goal"] == "<= 4"
+
+
+def test_dynamodb_item_size_follows_the_aws_rules() -> None:
+    from benchmarks.cost import item_size, number_size, units
+
+    # names count; strings are UTF-8 bytes; numbers 1 byte per 2 significant digits + 1
+    assert item_size({"pk": {"S": "abc"}}) == 2 + 3
+    assert item_size({"s": {"S": "\u00e9"}}) == 1 + 2
+    assert number_size("1701780810.456") == 7 + 1  # 13 digits
+    assert number_size("100") == 1 + 1  # trailing zeros trimmed
+    assert number_size("0.0001") == 1 + 1
+    assert item_size({"b": {"BOOL": True}, "n": {"NULL": True}}) == 2 + 2
+    # a map: 3 bytes + 1 per element + its names and values
+    assert item_size({"m": {"M": {"a": {"S": "xy"}}}}) == 1 + 3 + 1 + 1 + 2
+    assert [units(1024), units(1025)] == [1, 2]

@@ -25,6 +25,7 @@ is published by the sweeper once the lease runs out, so nothing is lost.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from typing import Any, cast
@@ -214,8 +215,33 @@ def connect(url: SplitResult) -> tuple[redis.Redis, str]:
         retry=Retry(NoBackoff(), 1),
         retry_on_timeout=True,
         decode_responses=True,
+        **_LEAN_HANDSHAKE,
     )
     return client, prefix
+
+
+def _lean_handshake() -> dict[str, Any]:
+    """Connection options that leave out the optional commands redis-py sends on connect
+    (issue 14: a cold container's first claim waits for every one of them). RESP2 needs no
+    HELLO; no driver info, no CLIENT SETINFO; RESP2 connections take no maintenance
+    notifications, and the config says so explicitly where redis-py has one.
+    What remains is what the URL asks for: AUTH with a password, SELECT for a db other
+    than 0. A URL's own ``protocol=3`` still wins (redis-py lets the query override)."""
+    base = getattr(redis.connection, "AbstractConnection", redis.connection.Connection)
+    params = inspect.signature(base.__init__).parameters
+    options: dict[str, Any] = {"protocol": 2}
+    if "driver_info" in params:  # newer redis-py: lib_name/lib_version are deprecated
+        options["driver_info"] = None
+    else:
+        options.update(lib_name=None, lib_version=None)
+    if "maint_notifications_config" in params:
+        from redis.maint_notifications import MaintNotificationsConfig
+
+        options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+    return options
+
+
+_LEAN_HANDSHAKE = _lean_handshake()
 
 
 def _pairs(flat: Any) -> dict[str, str]:
