@@ -38,7 +38,7 @@ def test_deployed_receiver_runs_open_when_allowed(clean_entry: None, monkeypatch
 
 
 def test_deployed_receiver_with_token(clean_entry: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ALARM_CALLBACK_TOKEN", "abc")
+    monkeypatch.setenv("ALARM_CALLBACK_TOKEN", "abc-0123456789abcdef")
     receiver = entry.receiver()
     assert not receiver.auth.open
     assert entry.sweep_handler({}, None) == {"found": 0, "published": 0, "failed": 0, "purged": 0}
