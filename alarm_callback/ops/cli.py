@@ -1,4 +1,4 @@
-"""`alarm-callback` (also `python -m alarm_callback`): serve, send, tail, quarantine, replay, sweep, reconcile.
+"""`alarm-callback` (also `python -m alarm_callback`): serve, send, tail, quarantine, replay, sweep, reconcile, example-message.
 
 Human-readable output by default; `--json` prints one JSON object per line for scripts.
 Every command reads the same ``ALARM_CALLBACK_*`` settings as the functions do.
@@ -7,16 +7,12 @@ Every command reads the same ``ALARM_CALLBACK_*`` settings as the functions do.
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import json
 import os
-import socket
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,13 +20,14 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from .. import __version__
-from ..config import logs
 from ..config.settings import Settings
 from ..config.wiring import receiver_from_settings
 from ..core.errors import ConfigError
-from ..core.ports import Quarantined
+from .output import print_json
+from .quarantine import cmd_quarantine, cmd_quarantine_delete, cmd_quarantine_purge, cmd_replay
+from .serve import banner, cmd_serve
 
-CLI = ".venv/bin/alarm-callback"
+__all__ = ["banner", "main"]
 _SECRET_FIELDS = ("token", "previous_token", "basic_auth", "tencent_secret_id", "tencent_secret_key")
 
 
@@ -136,88 +133,6 @@ def _parser() -> argparse.ArgumentParser:
 # -- serve ---------------------------------------------------------------------------------
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from ..edges.asgi import App
-
-    settings = Settings()
-    settings.check_tokens()  # an unset token may stay unset locally; a set one follows the rules
-    logs.configure(settings.log_level, settings.secrets())
-    receiver = receiver_from_settings(settings)
-    try:
-        sock = listen(args.host, args.port)
-    except OSError as exc:
-        print(
-            f"alarm-callback: cannot listen on {args.host}:{args.port}: {os.strerror(exc.errno) if exc.errno else exc}",
-            file=sys.stderr,
-        )
-        return 1
-    port = int(sock.getsockname()[1])
-    print(banner(settings, args.host, port), file=sys.stderr, flush=True)
-    config = uvicorn.Config(App(receiver), log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
-    return 0
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """Bind before anything is printed, so a busy port is an error, not a banner."""
-    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-    return socket.create_server((host, port), family=family)
-
-
-def mask_url(url: str) -> str:
-    """`redis://:pw@host` -> `redis://:***@host` (and `amqp://user:pw@...` alike)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{user}:***@{host}").geturl()
-
-
-def _masked_urls(urls: str) -> str:
-    return ",".join(mask_url(u.strip()) for u in urls.split(","))
-
-
-def banner(settings: Settings, host: str, port: int) -> str:
-    """What `serve` prints once it listens. Secrets are shown as *** (the banner ends up in
-    terminals and CI logs); the "Try it" lines read them from the environment instead."""
-    shown_host = f"[{host}]" if ":" in host else host
-    base = f"http://{shown_host}:{port}/callback"
-    lines = [f"alarm-callback {__version__} listening on {base}"]
-    if settings.token is not None:
-        url = f"{base}/***"
-        runnable = f'"{base}/$ALARM_CALLBACK_TOKEN"'
-        note = "  (*** is ALARM_CALLBACK_TOKEN)"
-    elif settings.basic_auth is not None:
-        url = f"http://***@{shown_host}:{port}/callback"
-        runnable = f'"http://$ALARM_CALLBACK_BASIC_AUTH@{shown_host}:{port}/callback"'
-        note = "  (*** is ALARM_CALLBACK_BASIC_AUTH, user:password)"
-    else:
-        url, runnable, note = base, f"'{base}'", ""
-        lines += [
-            "",
-            "!" * 78,
-            "!! WARNING: no credential configured: ANYONE who can reach this port can post alarms.",
-            "!! Set ALARM_CALLBACK_TOKEN or ALARM_CALLBACK_BASIC_AUTH before exposing it.",
-            "!" * 78,
-        ]
-    lines += [
-        "",
-        f"Callback URL for the Tencent Cloud Monitor console: {url}{note}",
-        "  (Tencent must reach it over the public network: expose it through a tunnel, or deploy.)",
-        f"store={_masked_urls(settings.store_url)} queue={_masked_urls(settings.queue_url)} "
-        f"quarantine={_masked_urls(settings.quarantine_url)}",
-        "",
-        "Try it:",
-        f"  curl -s -X POST -H 'content-type: application/json' --data @alarm_callback/samples/metric.json {runnable}",
-        f"  {CLI} send {runnable}",
-        f"  {CLI} tail --json",
-    ]
-    return "\n".join(lines)
-
-
 # -- send ----------------------------------------------------------------------------------
 
 
@@ -231,7 +146,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         delivery = deliver(args.url, name, body, timeout=args.timeout, resends=args.resends)
         failed += not delivery.acked
         if args.json:
-            _print_json(delivery.to_json())
+            print_json(delivery.to_json())
             continue
         last = delivery.attempts[-1]
         tries = len(delivery.attempts)
@@ -309,118 +224,6 @@ def _describe(seq: int, event: dict[str, Any]) -> str:
 # -- quarantine / replay / sweep -----------------------------------------------------------
 
 
-def iso(timestamp: float) -> str:
-    """Epoch seconds -> ISO 8601 UTC, the form of every time the CLI prints."""
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def quarantined_json(item: Quarantined) -> dict[str, Any]:
-    return {**item.to_json(), "received_at": iso(item.received_at)}
-
-
-def _reason(item: Quarantined) -> str:
-    """A truncated body is reported as such: its JSON is cut, but it was never invalid."""
-    return f"{item.reason} (truncated)" if item.truncated and item.reason != "body_too_large" else item.reason
-
-
-def cmd_quarantine(args: argparse.Namespace) -> int:
-    from ..config.wiring import quarantine_from_settings
-
-    items = quarantine_from_settings(Settings()).list(args.limit)
-    for item in items:
-        if args.json:
-            _print_json(quarantined_json(item))
-        else:
-            preview = item.body[:80].decode("utf-8", "replace").replace("\n", " ")
-            cut = f" truncated to {len(item.body)} bytes" if item.truncated else ""
-            print(f"{item.id} {iso(item.received_at)} {_reason(item):14} {item.detail[:60]!r}{cut} body={preview!r}")
-    if not args.json:
-        print(f"{len(items)} quarantined")
-    return 0
-
-
-def cmd_quarantine_delete(args: argparse.Namespace) -> int:
-    from ..config.wiring import quarantine_from_settings
-
-    quarantine = quarantine_from_settings(Settings())
-    known = {item.id for item in quarantine.list(limit=1_000_000)}
-    missing = 0
-    for item_id in args.ids:
-        found = item_id in known
-        if found:
-            quarantine.delete(item_id)
-        missing += not found
-        if getattr(args, "json", False):
-            _print_json({"id": item_id, "deleted": found})
-        else:
-            print(f"{item_id} {'deleted' if found else 'not found'}")
-    return 1 if missing else 0
-
-
-def cmd_quarantine_purge(args: argparse.Namespace) -> int:
-    from ..config.wiring import quarantine_from_settings
-    from ..reconcile.run import parse_duration
-
-    cutoff = time.time() - parse_duration(args.older_than)
-    quarantine = quarantine_from_settings(Settings())
-    old = [item for item in quarantine.list(limit=1_000_000) if item.received_at < cutoff]
-    for item in old:
-        quarantine.delete(item.id)
-    if getattr(args, "json", False):
-        _print_json({"purged": len(old), "older_than": args.older_than, "before": iso(cutoff)})
-    else:
-        print(f"purged {len(old)} quarantined item(s) received before {iso(cutoff)}")
-    return 0
-
-
-def replay_body(item: Quarantined) -> tuple[bytes | None, str | None]:
-    """The alarm to replay for a quarantined item, or None and why it cannot be replayed.
-
-    A truncated body is not replayed (its end is gone). A whole platform event the entry
-    could not route (unknown_event, bad_event) is unwrapped: its ``body`` field, base64
-    decoded when ``isBase64Encoded`` says so, is the alarm Tencent sent."""
-    if item.truncated:
-        return None, f"truncated: only the first {len(item.body)} bytes were kept"
-    if item.reason not in ("unknown_event", "bad_event"):
-        return item.body, None
-    try:
-        event = json.loads(item.body)
-    except ValueError:
-        return None, "platform event is not JSON"
-    body = event.get("body") if isinstance(event, dict) else None
-    if not isinstance(body, str):
-        return None, "platform event has no body field"
-    if event.get("isBase64Encoded") is True or str(event.get("isBase64Encoded")).lower() == "true":
-        try:
-            return base64.b64decode(body, validate=True), None
-        except (binascii.Error, ValueError):
-            return None, "platform event body is not valid base64"
-    return body.encode("utf-8"), None
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    receiver = receiver_from_settings(Settings())
-    items = receiver.quarantine.list(limit=10_000)
-    accepted = 0
-    for item in items:
-        body, why = replay_body(item)
-        if body is None:
-            status, outcome, reason = None, "kept", why
-        else:
-            result = receiver.accept(body, source="replay", quarantine=False)
-            status, outcome, reason = result.response.status, result.outcome.value, result.reason
-        if status == 200:
-            receiver.quarantine.delete(item.id)
-            accepted += 1
-        if args.json:
-            _print_json({"id": item.id, "status": status, "outcome": outcome, "reason": reason})
-        else:
-            print(f"{item.id} -> {f'HTTP {status}' if status else 'not replayed'} {outcome} {reason or ''}".rstrip())
-    if not args.json:
-        print(f"{accepted} replayed, {len(items) - accepted} still quarantined")
-    return 0
-
-
 def cmd_example_message(args: argparse.Namespace) -> int:
     from .example import example_message
 
@@ -434,7 +237,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     receiver = receiver_from_settings(Settings())
     report = sweep(receiver.store, receiver.publisher, record_occurrences=receiver.record_occurrences)
     if args.json:
-        _print_json(asdict(report))
+        print_json(asdict(report))
     else:
         print(
             f"found {report.found} stale pending, published {report.published}, failed {report.failed}, purged {report.purged}"
@@ -463,14 +266,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         print(f"alarm-callback: alarm history unavailable, nothing published: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
     else:
         print(render(report))
     return 1 if report.failed else 0
-
-
-def _print_json(payload: Any) -> None:
-    print(json.dumps(payload, ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":
