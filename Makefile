@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint types security pytest schema chaos clean
+.PHONY: help venv run test lint types security pytest schema chaos clean clean-data
 .DEFAULT_GOAL := help
 # Extra steps a deployment target needs before pytest (e.g. node tools); mk/*.mk append to it.
 TEST_PREREQS :=
@@ -12,52 +12,70 @@ TEST_PREREQS :=
 # Alertmanager for the alertmanager:// tests, installed as CI does (Debian package; root only).
 TEST_PREREQS += alertmanager
 .PHONY: alertmanager
-alertmanager:
+alertmanager: ## install Alertmanager for the alertmanager:// tests (Debian package; root only)
 	@bash .ci/alertmanager.sh || echo "alertmanager: not installed; its tests skip locally (fail under CI=true)"
 
-help:
-	@echo "make run    - serve http://127.0.0.1:8080/callback locally (SQLite under .data/)"
-	@echo "make test   - ruff, mypy and pytest"
-	@echo "make schema - regenerate schema/alarm-event.schema.json from the model"
-	@echo "make chaos  - 10,000 alarms through faulted backends; prints the loss/repeat table"
-	@echo "make bench  - cold start, warm cost, local server, package sizes, memory (benchmarks/RESULTS.md)"
+# Every target: described by its `## ` comment here, or by the `#   make TARGET - ...` lines
+# that head mk/*.mk; a target with neither is still listed.
+help: ## list every target
+	@awk ' \
+		/^[A-Za-z0-9_.-]+:.*## / { t = $$1; sub(/:.*/, "", t); d = $$0; sub(/.*## /, "", d); desc[t] = d } \
+		/^#   make [A-Za-z0-9_.-]+/ { t = $$3; d = $$0; if (!sub(/.* - /, "", d)) { d = $$0; sub(/^#   make [^ ]+ */, "", d) } \
+			if (!(t in desc)) desc[t] = d } \
+		/^\.PHONY:/ { for (i = 2; i <= NF; i++) if (!($$i in seen)) { seen[$$i] = 1; order[++n] = $$i; file[$$i] = FILENAME } } \
+		END { for (i = 1; i <= n; i++) { t = order[i]; d = (t in desc) ? desc[t] : "(see " file[t] ")"; \
+			printf "  make %-20s %s\n", t, d } }' $(MAKEFILE_LIST)
 
-venv: $(STAMP)
+venv: $(STAMP) ## create .venv and install the project and its dev tools
 
+# A too-old Python fails before .venv exists; a failed install removes the half-built .venv
+# (otherwise the next `make` would find bin/python and skip straight to a broken install).
 $(STAMP): requirements.txt requirements-dev.txt requirements-scf.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || { \
+		echo "alarm-callback needs Python 3.10 or newer; $(PYTHON) is $$($(PYTHON) -V 2>&1 || echo missing)." \
+			"Run e.g. make venv PYTHON=python3.12" >&2; exit 2; }
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null || rm -rf $(VENV)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements-dev.txt
-	$(BIN)/python -m pip install -q --no-deps -e .
+	{ $(BIN)/python -m pip install -q --upgrade pip && \
+	  $(BIN)/python -m pip install -q -r requirements-dev.txt && \
+	  $(BIN)/python -m pip install -q --no-deps -e . ; } || { rm -rf $(VENV); echo "install failed: removed $(VENV)" >&2; exit 1; }
 	touch $(STAMP)
 
-run: venv
-	$(BIN)/alarm-callback serve
+HOST ?= 127.0.0.1
+PORT ?= 8080
+run: venv ## serve http://127.0.0.1:8080/callback locally on SQLite under .data/ (HOST=, PORT= to change)
+	$(BIN)/alarm-callback serve --host $(HOST) --port $(PORT)
 
-lint: venv
+lint: venv ## ruff check, ruff format --check, lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-types: venv
+types: venv ## mypy (strict) on the package
 	$(BIN)/mypy alarm_callback handler.py
 
-security: venv
+security: venv ## bandit on the package
 	$(BIN)/bandit -q -r alarm_callback handler.py
 
-pytest: venv $(TEST_PREREQS)
+pytest: venv $(TEST_PREREQS) ## pytest (PYTEST_ARGS=...)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-test: lint types security $(TEST_PREREQS) pytest
+test: lint types security $(TEST_PREREQS) pytest ## the whole gate: lint, types, security, pytest
 
-schema: venv
+schema: venv ## regenerate schema/alarm-event.schema.json from the model
 	$(BIN)/python -m alarm_callback.ops.schema > schema/alarm-event.schema.json
 
 CHAOS_N ?= 10000
 CHAOS_FAULT_RATE ?= 0.2
-chaos: venv
+chaos: venv ## 10,000 alarms through faulted backends; prints the loss/repeat table
 	$(BIN)/python -m alarm_callback.testing.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) 2>/dev/null
 	$(BIN)/python -m alarm_callback.testing.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) --store sqlite:///$$(mktemp -d)/chaos.db 2>/dev/null
 
-clean:
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
+# .data (the local queue, outbox and quarantine) is kept: `make clean-data` removes it.
+clean: ## remove build artefacts: .venv, build, .serverless, node_modules, caches (not .data)
+	rm -rf $(VENV) build .serverless node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -prune -not -path './.git/*' -exec rm -rf {} +
+
+clean-data: ## delete .data: the local queue, dedup store/outbox and quarantine
+	@if [ -d .data ]; then echo "Deleting .data/ (local queue, outbox and quarantine):"; ls -la .data; rm -rf .data; \
+	else echo "no .data/ to delete"; fi

@@ -25,7 +25,7 @@ from alarm_callback.edges.aws import (
 from tests.conftest import memory_backends
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws"
-TOKEN = "s3cr3t-token"
+TOKEN = "s3cr3t-token-0123456789"
 ADAPTER_OF = {
     "rest-api-token-in-path": RestApiAdapter,
     "rest-api-base64-token-in-query": RestApiAdapter,

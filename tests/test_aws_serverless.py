@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 SERVERLESS = ROOT / "node_modules" / ".bin" / "serverless"
 ARTIFACT = ROOT / "build" / "aws" / "alarm-callback.zip"
-TOKEN = "offline-t0k"
+TOKEN = "offline-t0k-0123456789"
 
 
 def require(condition: bool, message: str) -> None:
@@ -199,7 +199,7 @@ def test_artifact_runs_on_python_3_12_with_nothing_else(artifact: Path, tmp_path
     )
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "ALARM_CALLBACK_TOKEN": "s3cr3t-token",
+        "ALARM_CALLBACK_TOKEN": "s3cr3t-token-0123456789",
         "ALARM_CALLBACK_STORE_URL": "memory://",
         "ALARM_CALLBACK_QUEUE_URL": "memory://",
         "ALARM_CALLBACK_QUARANTINE_URL": "memory://",

@@ -38,7 +38,7 @@ def test_deployed_receiver_runs_open_when_allowed(clean_entry: None, monkeypatch
 
 
 def test_deployed_receiver_with_token(clean_entry: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ALARM_CALLBACK_TOKEN", "abc")
+    monkeypatch.setenv("ALARM_CALLBACK_TOKEN", "abc-0123456789abcdef")
     receiver = entry.receiver()
     assert not receiver.auth.open
     assert entry.sweep_handler({}, None) == {"found": 0, "published": 0, "failed": 0, "purged": 0, "undeliverable": 0}
@@ -82,13 +82,25 @@ def test_select_needs_exactly_one_adapter() -> None:
         select({"a": 1, "b": 1}, None, [_A, _B])
 
 
-def test_banner_warns_when_open_and_shows_the_url() -> None:
+def test_banner_warns_when_open_and_masks_secrets() -> None:
     open_text = banner(Settings(), "127.0.0.1", 8080)
     assert "WARNING" in open_text and "http://127.0.0.1:8080/callback" in open_text
-    token_text = banner(Settings(token="abc"), "127.0.0.1", 8080)
-    assert "WARNING" not in token_text and "http://127.0.0.1:8080/callback/abc" in token_text
-    basic_text = banner(Settings(basic_auth="u:p"), "127.0.0.1", 8080)
-    assert "http://u:p@127.0.0.1:8080/callback" in basic_text
+    token = "abc-0123456789abcdef"
+    token_text = banner(Settings(token=token), "127.0.0.1", 8080)
+    assert "WARNING" not in token_text and "http://127.0.0.1:8080/callback/***" in token_text
+    assert token not in token_text and "$ALARM_CALLBACK_TOKEN" in token_text
+    assert ".venv/bin/alarm-callback send" in token_text
+    basic_text = banner(
+        Settings(
+            basic_auth="u:pw-secret", queue_url="amqp://u:amqp-pw@h/?exchange=x", store_url="redis://:redis-pw@h/0"
+        ),
+        "127.0.0.1",
+        8080,
+    )
+    assert "http://***@127.0.0.1:8080/callback" in basic_text
+    for secret in ("pw-secret", "amqp-pw", "redis-pw"):
+        assert secret not in basic_text
+    assert "amqp://u:***@h/" in basic_text and "redis://:***@h/0" in basic_text
 
 
 def test_sender_turns_url_credentials_into_basic_auth() -> None:

@@ -347,7 +347,7 @@ def live(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Hist
     monkeypatch.setenv("ALARM_CALLBACK_QUEUE_URL", f"sqlite:///{tmp_path}/queue.db")
     monkeypatch.setenv("ALARM_CALLBACK_QUARANTINE_URL", "memory://")
     monkeypatch.setenv("ALARM_CALLBACK_RECORD_OCCURRENCES", "true")
-    monkeypatch.setenv("ALARM_CALLBACK_TOKEN", "t0ken")
+    monkeypatch.setenv("ALARM_CALLBACK_TOKEN", "t0ken-0123456789abcdef")
     monkeypatch.setenv("ALARM_CALLBACK_RECONCILE_PAGE_SIZE", "4")
     tencent.reset_clients()
     entry.reset()
@@ -364,7 +364,7 @@ def _deliver_through_settings(shift: int) -> None:
 
     receiver = receiver_from_settings(Settings())
     for body in delivered_callbacks(shift):
-        assert post(receiver, body, path="/callback/t0ken").status == 200
+        assert post(receiver, body, path="/callback/t0ken-0123456789abcdef").status == 200
 
 
 def test_cli_prints_what_it_found_published_and_skipped(

@@ -27,7 +27,7 @@ from alarm_callback.edges.scf import (
 from tests.conftest import memory_backends
 
 FIXTURES = Path(__file__).parent / "fixtures" / "scf"
-TOKEN = "s3cr3t-token"
+TOKEN = "s3cr3t-token-0123456789"
 ADAPTER_OF = {
     "api-gateway-token-in-path": ApiGatewayAdapter,
     "api-gateway-token-in-query": ApiGatewayAdapter,

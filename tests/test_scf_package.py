@@ -150,13 +150,13 @@ def python310() -> str:
 SMOKE = """
 import json, os, sys
 os.environ.update({
-    "ALARM_CALLBACK_TOKEN": "t0k", "ALARM_CALLBACK_STORE_URL": "memory://",
+    "ALARM_CALLBACK_TOKEN": "t0k-0123456789abcdef", "ALARM_CALLBACK_STORE_URL": "memory://",
     "ALARM_CALLBACK_QUEUE_URL": "memory://", "ALARM_CALLBACK_QUARANTINE_URL": "memory://",
 })
 import handler
 import alarm_callback.backends.redis.store, alarm_callback.backends.tencent.cmq, alarm_callback.backends.amqp
 event = json.load(open(sys.argv[1]))
-event["path"] = "/callback/t0k"
+event["path"] = "/callback/t0k-0123456789abcdef"
 reply = handler.main_handler(event, {"function_name": "alarm-callback", "tencentcloud_region": "ap-guangzhou"})
 print(json.dumps({"reply": reply, "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore"))}))
 """

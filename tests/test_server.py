@@ -87,11 +87,11 @@ def test_send_seed_samples_ack_dedup_and_tail(server: str, env: dict[str, str], 
     again = run(env, "send", url, str(metric_file))
     assert again.returncode == 0 and "acked" in again.stdout
 
-    tail = run(env, "tail", "--json")
+    tail = run(env, "tail", "--json", "--all")
     events = [json.loads(line) for line in tail.stdout.splitlines()]
     assert sorted(e["id"] for e in events) == sorted(d["sessionId"] for d in deliveries)
     assert [e["id"] for e in events].count("xxxxxxxx") == 1
-    human = run(env, "tail")
+    human = run(env, "tail", "--all")
     assert "xxxxxxxx" in human.stdout and "cpu_usage" in human.stdout
 
 

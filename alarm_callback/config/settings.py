@@ -19,6 +19,14 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..core.errors import ConfigError
+
+CALLBACK_ROUTE = "/callback"
+MIN_TOKEN_LENGTH = 16
+# What a template writes when a value was not substituted: CloudFormation dynamic references,
+# Serverless / shell variables.
+_PLACEHOLDERS = ("{{resolve:", "${", "$(")
+
 # Cloud credentials the runtime hands the function: never logged even if an SDK quotes them.
 _CLOUD_SECRETS = (
     "AWS_SECRET_ACCESS_KEY",
@@ -36,6 +44,9 @@ class Settings(BaseSettings):
 
     token: SecretStr | None = Field(
         None, description="Shared secret: last path segment (/callback/<token>) or ?token=."
+    )
+    previous_token: SecretStr | None = Field(
+        None, description="The token being rotated out: accepted alongside TOKEN while Tencent's policies change over."
     )
     basic_auth: SecretStr | None = Field(
         None, description="'user:pass' for HTTP Basic auth (written into the callback URL)."
@@ -105,7 +116,13 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "token", "basic_auth", "tencent_secret_id", "tencent_secret_key", "tencent_session_token", mode="before"
+        "token",
+        "previous_token",
+        "basic_auth",
+        "tencent_secret_id",
+        "tencent_secret_key",
+        "tencent_session_token",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -122,8 +139,7 @@ class Settings(BaseSettings):
         """Every configured secret, for masking logs: the token, the Basic auth pair and its
         password, and passwords inside backend URLs (``redis://:pw@host``)."""
         found: list[str] = []
-        if self.token is not None:
-            found.append(self.token.get_secret_value())
+        found += self.accepted_tokens()
         if self.basic_auth is not None:
             pair = self.basic_auth.get_secret_value()
             found += [pair, pair.split(":", 1)[1]]
@@ -135,6 +151,34 @@ class Settings(BaseSettings):
                     found += [password, unquote(password)]
         return tuple(sorted({s for s in found if s}, key=len, reverse=True))
 
+    def accepted_tokens(self) -> tuple[str, ...]:
+        """The token, then the previous one (during a rotation)."""
+        return tuple(t.get_secret_value() for t in (self.token, self.previous_token) if t is not None)
+
+    def check_tokens(self, route: str = CALLBACK_ROUTE) -> None:
+        """Raise ConfigError (one line) when a configured token is unsafe (`token_problem`).
+        The deployed entry points and the local server both call it; an unset token passes."""
+        for name, value in (("TOKEN", self.token), ("PREVIOUS_TOKEN", self.previous_token)):
+            problem = token_problem(value.get_secret_value(), route) if value is not None else None
+            if problem:
+                raise ConfigError(f"ALARM_CALLBACK_{name} {problem}")
+
     @property
     def has_credential(self) -> bool:
         return self.token is not None or self.basic_auth is not None
+
+
+def token_problem(token: str, route: str = CALLBACK_ROUTE) -> str | None:
+    """Why `token` must not guard a deployed callback URL, or None when it may.
+
+    The token is the URL's only secret (Tencent signs nothing), so it must be long enough not
+    to be guessed, must not be a segment of the route itself (`/callback/callback` would be
+    accepted by a path check), and must not be a template placeholder the deployment never
+    resolved (then everyone who reads the template knows it)."""
+    if any(marker in token for marker in _PLACEHOLDERS):
+        return "looks like an unresolved placeholder (e.g. '{{resolve:...}}' or '${...}'): the deployment did not substitute it"
+    if token.strip("/") in [segment for segment in route.split("/") if segment]:
+        return f"is a segment of the route {route!r}: choose a random secret"
+    if len(token) < MIN_TOKEN_LENGTH:
+        return f"is {len(token)} characters; use at least {MIN_TOKEN_LENGTH} (e.g. `openssl rand -hex 16`)"
+    return None

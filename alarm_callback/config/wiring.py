@@ -64,7 +64,7 @@ def quarantine_from_settings(settings: Settings) -> Quarantine:
 
 
 def authenticator(settings: Settings) -> Authenticator:
-    return Authenticator(_secret(settings.token), _secret(settings.basic_auth))
+    return Authenticator(settings.accepted_tokens(), _secret(settings.basic_auth))
 
 
 def receiver_from_settings(settings: Settings) -> Receiver:

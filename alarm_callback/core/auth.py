@@ -11,28 +11,41 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import logging
+from collections.abc import Sequence
 
 from .http import Request
 
+log = logging.getLogger("alarm_callback")
+
 
 class Authenticator:
-    def __init__(self, token: str | None = None, basic_auth: str | None = None) -> None:
-        self._token = token.encode() if token else None
+    """`token` is one accepted token or several (the current one and, during a rotation,
+    the previous one): each is compared in constant time, all of them every time."""
+
+    def __init__(self, token: str | Sequence[str] | None = None, basic_auth: str | None = None) -> None:
+        tokens = [token] if isinstance(token, str) else list(token or ())
+        self._tokens = tuple(t.encode() for t in tokens if t)
         self._basic = basic_auth.encode() if basic_auth else None
 
     @property
     def open(self) -> bool:
-        return self._token is None and self._basic is None
+        return not self._tokens and self._basic is None
 
     def check(self, request: Request) -> bool:
         if self.open or request.authenticated:
             return True
         ok = False
-        if self._token is not None:
-            ok |= _equal(request.path.rstrip("/").rsplit("/", 1)[-1], self._token)
-            ok |= _equal(request.query.get("token", ""), self._token)
+        segment = request.path.rstrip("/").rsplit("/", 1)[-1]
+        query = request.query.get("token", "")
+        for token in self._tokens:
+            ok |= _equal(segment, token)
+            ok |= _equal(query, token)
         if self._basic is not None:
             ok |= _equal(_basic_credentials(request.headers.get("authorization", "")), self._basic)
+        if not ok:
+            # the receiver's line says 401; this one says who tried (never what was sent)
+            log.warning("authentication failed", extra={"source_ip": request.source_ip, "source": request.source})
         return ok
 
 

@@ -30,7 +30,8 @@ def settings() -> Settings:
 
 @functools.cache
 def receiver() -> Receiver:
-    """The deployed receiver. Refuses to start open unless explicitly allowed."""
+    """The deployed receiver. Refuses to start open unless explicitly allowed, or with a
+    token that is short, a segment of the route, or an unresolved placeholder."""
     config = settings()
     logs.configure(config.log_level, config.secrets(), emf="AWS_LAMBDA_FUNCTION_NAME" in os.environ)
     if not config.has_credential and not config.allow_unauthenticated:
@@ -38,6 +39,7 @@ def receiver() -> Receiver:
             "no credential configured: set ALARM_CALLBACK_TOKEN or ALARM_CALLBACK_BASIC_AUTH "
             "(or ALARM_CALLBACK_ALLOW_UNAUTHENTICATED=true to run open)"
         )
+    config.check_tokens()
     return wiring.receiver_from_settings(config)
 
 

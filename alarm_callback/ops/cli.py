@@ -1,4 +1,4 @@
-"""`alarm-callback` (also `python -m alarm_callback`): serve, send, tail, quarantine, replay, sweep, reconcile.
+"""`alarm-callback` (also `python -m alarm_callback`): serve, send, tail, quarantine, replay, sweep, reconcile, example-message.
 
 Human-readable output by default; `--json` prints one JSON object per line for scripts.
 Every command reads the same ``ALARM_CALLBACK_*`` settings as the functions do.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -16,11 +17,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+
 from .. import __version__
-from ..config import logs
 from ..config.settings import Settings
 from ..config.wiring import receiver_from_settings
 from ..core.errors import ConfigError
+from .output import print_json
+from .quarantine import cmd_quarantine, cmd_quarantine_delete, cmd_quarantine_purge, cmd_replay
+from .serve import banner, cmd_serve
+
+__all__ = ["banner", "main"]
+_SECRET_FIELDS = ("token", "previous_token", "basic_auth", "tencent_secret_id", "tencent_secret_key")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,21 +39,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"alarm-callback: configuration error: {exc}", file=sys.stderr)
         return 2
+    except ValidationError as exc:
+        print(f"alarm-callback: configuration error: {setting_error(exc)}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `alarm-callback tail | head -1`: the reader left; stop quietly. Point stdout at
+        # /dev/null so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         return 130
 
 
+def setting_error(exc: ValidationError) -> str:
+    """One line per bad setting: the variable, its value (unless secret) and the rule."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = f"ALARM_CALLBACK_{field.upper()}" if field else "settings"
+        shown = "" if field in _SECRET_FIELDS or not field else f"={error.get('input')}"
+        rule = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{name}{shown}: {rule}")
+    return "; ".join(lines)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alarm-callback", description=__doc__)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(prog="alarm-callback", description=__doc__, formatter_class=fmt)
     parser.add_argument("--version", action="version", version=__version__)
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    p = sub.add_parser("serve", help="run the local server (uvicorn)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, formatter_class=fmt, **kwargs)
+
+    p = add("serve", help="run the local server (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (0: any free port)")
     p.set_defaults(run=cmd_serve)
 
-    p = sub.add_parser("send", help="post alarm files (default: the seed samples) like Tencent does")
+    p = add("send", help="post alarm files (default: the seed samples) like Tencent does")
     p.add_argument("url", help="callback URL, e.g. http://127.0.0.1:8080/callback/TOKEN")
     p.add_argument("files", nargs="*", type=Path)
     p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for each ack (Tencent: 5)")
@@ -53,25 +86,43 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_send)
 
-    p = sub.add_parser("tail", help="show messages in the local queue")
+    p = add("tail", help="show the newest messages in the local queue")
     p.add_argument("--json", action="store_true", help="one CloudEvent JSON per line")
+    p.add_argument("-n", type=int, default=20, dest="count", help="how many of the newest messages")
+    p.add_argument("--all", action="store_true", help="every message, oldest first")
     p.add_argument("--follow", "-f", action="store_true", help="keep waiting for new messages")
     p.set_defaults(run=cmd_tail)
 
-    p = sub.add_parser("quarantine", help="list bodies that were refused")
+    p = add("quarantine", help="list (default), delete or purge bodies that were refused")
     p.add_argument("--json", action="store_true")
     p.add_argument("--limit", type=int, default=100)
     p.set_defaults(run=cmd_quarantine)
+    actions = p.add_subparsers(metavar="ACTION")
+    q = actions.add_parser("list", help="list quarantined bodies (the default)", formatter_class=fmt)
+    q.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    q.add_argument("--limit", type=int, default=argparse.SUPPRESS)
+    q.set_defaults(run=cmd_quarantine)
+    q = actions.add_parser("delete", help="delete quarantined items by id", formatter_class=fmt)
+    q.add_argument("ids", nargs="+", metavar="ID")
+    q.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    q.set_defaults(run=cmd_quarantine_delete)
+    q = actions.add_parser("purge", help="delete quarantined items older than a duration", formatter_class=fmt)
+    q.add_argument("--older-than", required=True, default=argparse.SUPPRESS, help="e.g. 7d, 12h, 30m")
+    q.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    q.set_defaults(run=cmd_quarantine_purge)
 
-    p = sub.add_parser("replay", help="send quarantined bodies through the receiver again")
+    p = add("replay", help="send quarantined bodies through the receiver again")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_replay)
 
-    p = sub.add_parser("sweep", help="publish outbox records whose hand-off failed")
+    p = add("example-message", help="print the message consumers get for the seed metric sample (README)")
+    p.set_defaults(run=cmd_example_message)
+
+    p = add("sweep", help="publish outbox records whose hand-off failed")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_sweep)
 
-    p = sub.add_parser("reconcile", help="publish alarms from the Tencent alarm history that no callback delivered")
+    p = add("reconcile", help="publish alarms from the Tencent alarm history that no callback delivered")
     p.add_argument("--since", help="look back this far, by first occurrence (default 30m; s, m, h, d)")
     p.add_argument("--until", help="leave the most recent this long to live callbacks (default 5m)")
     p.add_argument("--json", action="store_true")
@@ -80,49 +131,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # -- serve ---------------------------------------------------------------------------------
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from ..edges.asgi import App
-
-    settings = Settings()
-    logs.configure(settings.log_level, settings.secrets())
-    receiver = receiver_from_settings(settings)
-    print(banner(settings, args.host, args.port), file=sys.stderr, flush=True)
-    uvicorn.run(App(receiver), host=args.host, port=args.port, log_level="warning", access_log=False)
-    return 0
-
-
-def banner(settings: Settings, host: str, port: int) -> str:
-    base = f"http://{host}:{port}/callback"
-    lines = [f"alarm-callback {__version__} listening on {base}"]
-    if settings.token is not None:
-        url = f"{base}/{settings.token.get_secret_value()}"
-    elif settings.basic_auth is not None:
-        url = f"http://{settings.basic_auth.get_secret_value()}@{host}:{port}/callback"
-    else:
-        url = base
-        lines += [
-            "",
-            "!" * 78,
-            "!! WARNING: no credential configured: ANYONE who can reach this port can post alarms.",
-            "!! Set ALARM_CALLBACK_TOKEN or ALARM_CALLBACK_BASIC_AUTH before exposing it.",
-            "!" * 78,
-        ]
-    lines += [
-        "",
-        f"Callback URL for the Tencent Cloud Monitor console: {url}",
-        "  (Tencent must reach it over the public network: expose it through a tunnel, or deploy.)",
-        f"store={settings.store_url} queue={settings.queue_url} quarantine={settings.quarantine_url}",
-        "",
-        "Try it:",
-        f"  curl -s -X POST -H 'content-type: application/json' --data @alarm_callback/samples/metric.json '{url}'",
-        f"  alarm-callback send '{url}'",
-        "  alarm-callback tail --json",
-    ]
-    return "\n".join(lines)
 
 
 # -- send ----------------------------------------------------------------------------------
@@ -138,7 +146,7 @@ def cmd_send(args: argparse.Namespace) -> int:
         delivery = deliver(args.url, name, body, timeout=args.timeout, resends=args.resends)
         failed += not delivery.acked
         if args.json:
-            _print_json(delivery.to_json())
+            print_json(delivery.to_json())
             continue
         last = delivery.attempts[-1]
         tries = len(delivery.attempts)
@@ -162,20 +170,39 @@ def _local_queue(settings: Settings) -> Any:
     for url in settings.queue_url.split(","):
         parts = urlsplit(url.strip())
         if parts.scheme == "sqlite":
-            return SQLiteQueue(path_of(parts))
+            path = path_of(parts)
+            if path != ":memory:" and not Path(path).is_file():
+                raise ConfigError(
+                    f"no queue file at {path} (ALARM_CALLBACK_QUEUE_URL={settings.queue_url}): "
+                    "nothing was published here yet, or the server uses another QUEUE_URL"
+                )
+            print(f"reading {path}", file=sys.stderr, flush=True)
+            return SQLiteQueue(path)
     raise ConfigError(f"tail reads a sqlite:// queue; QUEUE_URL is {settings.queue_url!r}")
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
     queue = _local_queue(Settings())
     seq = 0
+    if not args.all:  # start just before the newest N
+        row = (
+            queue.db.connection()
+            .execute("SELECT seq FROM messages ORDER BY seq DESC LIMIT 1 OFFSET ?", (max(args.count, 1) - 1,))
+            .fetchone()
+        )
+        seq = row["seq"] - 1 if row is not None else 0
+        if args.count <= 0:
+            seq = queue.db.connection().execute("SELECT coalesce(max(seq), 0) FROM messages").fetchone()[0]
     while True:
-        for item in queue.read(after=seq):
+        batch = list(queue.read(after=seq))
+        for item in batch:
             seq = item.seq
             if args.json:
                 print(item.message.body, flush=True)
             else:
                 print(_describe(item.seq, json.loads(item.message.body)), flush=True)
+        if batch:
+            continue  # read() pages; drain before waiting
         if not args.follow:
             return 0
         time.sleep(0.5)
@@ -197,45 +224,10 @@ def _describe(seq: int, event: dict[str, Any]) -> str:
 # -- quarantine / replay / sweep -----------------------------------------------------------
 
 
-def cmd_quarantine(args: argparse.Namespace) -> int:
-    from ..config.wiring import quarantine_from_settings
+def cmd_example_message(args: argparse.Namespace) -> int:
+    from .example import example_message
 
-    items = quarantine_from_settings(Settings()).list(args.limit)
-    for item in items:
-        if args.json:
-            _print_json(item.to_json())
-        else:
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item.received_at))
-            preview = item.body[:80].decode("utf-8", "replace").replace("\n", " ")
-            print(f"{item.id} {when}Z {item.reason:14} {item.detail[:60]!r} body={preview!r}")
-    if not args.json:
-        print(f"{len(items)} quarantined")
-    return 0
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    receiver = receiver_from_settings(Settings())
-    items = receiver.quarantine.list(limit=10_000)
-    accepted = 0
-    for item in items:
-        result = receiver.accept(item.body, source="replay", quarantine=False)
-        ok = result.response.status == 200
-        if ok:
-            receiver.quarantine.delete(item.id)
-            accepted += 1
-        if args.json:
-            _print_json(
-                {
-                    "id": item.id,
-                    "status": result.response.status,
-                    "outcome": result.outcome.value,
-                    "reason": result.reason,
-                }
-            )
-        else:
-            print(f"{item.id} -> HTTP {result.response.status} {result.outcome.value} {result.reason or ''}".rstrip())
-    if not args.json:
-        print(f"{accepted} replayed, {len(items) - accepted} still quarantined")
+    print(example_message())
     return 0
 
 
@@ -252,7 +244,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         max_attempts=settings.sweep_max_attempts,
     )
     if args.json:
-        _print_json(asdict(report))
+        print_json(asdict(report))
     else:
         print(
             f"found {report.found} stale pending, published {report.published}, failed {report.failed}, purged {report.purged}"
@@ -281,14 +273,10 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
         print(f"alarm-callback: alarm history unavailable, nothing published: {exc}", file=sys.stderr)
         return 1
     if args.json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
     else:
         print(render(report))
     return 1 if report.failed else 0
-
-
-def _print_json(payload: Any) -> None:
-    print(json.dumps(payload, ensure_ascii=False), flush=True)
 
 
 if __name__ == "__main__":
