@@ -18,27 +18,15 @@ import pytest
 
 from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
 from alarm_callback.backends.sqlite.store import SQLiteStore
-from alarm_callback.core.errors import PublishError, StoreError
+from alarm_callback.core.errors import StoreError
 from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, UNDELIVERABLE, Store
 from alarm_callback.core.receiver import Outcome, Receiver
 from alarm_callback.core.sweeper import sweep
 from alarm_callback.reconcile.run import reconcile
 from tests.conftest import post
+from tests.test_receiver import FlakyPublisher as Down
 from tests.test_reconcile import NOW, FakeHistory, callbacks, records
-
-
-class Down(MemoryPublisher):
-    """A queue in an outage until `down` is cleared."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.down = True
-
-    def publish(self, message: Message) -> None:
-        if self.down:
-            raise PublishError("queue down")
-        super().publish(message)
 
 
 def strict_json(body: bytes) -> Any:

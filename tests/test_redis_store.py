@@ -114,14 +114,32 @@ def test_mark_published_of_an_unknown_key_writes_nothing(prefix: str) -> None:
     store.close()
 
 
-def test_pending_drops_orphaned_index_entries(prefix: str) -> None:
+def test_pending_drops_orphaned_index_entries_and_says_so(prefix: str, caplog: pytest.LogCaptureFixture) -> None:
     store = _store(prefix)
     store.claim("a", "m", now=T0)
     store.claim("b", "m", now=T0 + 1)
-    store.client.delete(f"{{{prefix}}}:r:a")
-    assert [r.key for r in store.pending(10, now=T0 + 100)] == ["b"]
+    store.client.delete(f"{{{prefix}}}:r:a")  # what an evicting maxmemory-policy does
+    with caplog.at_level("ERROR", logger="alarm_callback"):
+        assert [r.key for r in store.pending(10, now=T0 + 100)] == ["b"]
+    [line] = [r for r in caplog.records if r.getMessage() == "pending records vanished from redis"]
+    assert line.__dict__["keys"] == ["a"] and line.__dict__["count"] == 1
     assert store.client.zcard(f"{{{prefix}}}:pending") == 1
     store.close()
+
+
+def test_an_evicting_maxmemory_policy_is_warned_about_once(prefix: str) -> None:
+    store = _store(prefix)
+    policy = store.client.config_get("maxmemory-policy")["maxmemory-policy"]
+    try:
+        store.client.config_set("maxmemory-policy", "allkeys-lru")
+        [warning] = store.warnings()
+        assert "allkeys-lru" in warning and "noeviction" in warning
+        assert store.warnings() == []  # once per container
+        store.client.config_set("maxmemory-policy", "noeviction")
+        assert _store(prefix).warnings() == []
+    finally:
+        store.client.config_set("maxmemory-policy", policy)
+        store.close()
 
 
 def test_from_settings_uses_ttl_lease_and_prefix(prefix: str) -> None:

@@ -7,10 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
 from alarm_callback.config.settings import Settings, token_problem
 from alarm_callback.config.wiring import authenticator
 from alarm_callback.core.errors import ConfigError
 from alarm_callback.core.http import Request
+from alarm_callback.core.receiver import Receiver
 from alarm_callback.edges import entry
 from tests.conftest import memory_backends
 
@@ -79,10 +81,12 @@ def test_rotation_accepts_both_tokens_and_masks_both(caplog: pytest.LogCaptureFi
     assert auth.check(_request(f"/callback/{GOOD}"))
     assert auth.check(_request(f"/callback/{OLD}"))
     assert auth.check(_request("/callback", {"token": OLD}))
-    with caplog.at_level(logging.WARNING, logger="alarm_callback"):
-        assert not auth.check(_request("/callback/nope"))
-    [record] = [r for r in caplog.records if r.getMessage() == "authentication failed"]
-    assert record.__dict__["source_ip"] == "203.0.113.7"
+    assert not auth.check(_request("/callback/nope"))
+    receiver = Receiver(MemoryStore(), MemoryPublisher(), MemoryQuarantine(), auth)
+    with caplog.at_level(logging.INFO, logger="alarm_callback"):
+        assert receiver.handle(_request("/callback/nope")).status == 401
+    [record] = [r for r in caplog.records if r.__dict__.get("status_code") == 401]
+    assert record.__dict__["source_ip"] == "203.0.113.7"  # the failed-auth line says who tried
     assert GOOD in settings.secrets() and OLD in settings.secrets()
     # without a previous token the old one no longer works
     assert not authenticator(Settings(token=GOOD)).check(_request(f"/callback/{OLD}"))

@@ -158,5 +158,10 @@ class Store(ABC):
         """Delete expired settled records; backends with native TTL need not."""
         return 0
 
+    def warnings(self) -> list[str]:
+        """Configuration of the backend that endangers the guarantee (checked by the sweeper
+        at the start of a run, off the callback path)."""
+        return []
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -113,6 +113,7 @@ class Receiver:
                 "dedup_key": result.key,
                 "fingerprint": result.fingerprint,
                 "source": request.source,
+                "source_ip": request.source_ip,  # who tried, on a 401 (never what was sent)
                 "latency_ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )

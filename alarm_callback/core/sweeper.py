@@ -62,6 +62,8 @@ def sweep(
     def remaining() -> float:
         return budget_seconds - (time.monotonic() - began)
 
+    for warning in store.warnings():
+        log.warning(warning, extra={"reason": "store_configuration"})
     found = published = failed = given_up = 0
     seen: set[str] = set()
     while remaining() > 0:

@@ -113,6 +113,7 @@ class RedisStore(Store):
         self._claim = client.register_script(_CLAIM)
         self._mark = client.register_script(_MARK_PUBLISHED)
         self._remember = client.register_script(_REMEMBER)
+        self._policy_checked = False
 
     @classmethod
     def from_url(cls, url: SplitResult, options: BackendOptions) -> RedisStore:
@@ -189,6 +190,20 @@ class RedisStore(Store):
         except redis.RedisError as exc:
             raise StoreError(f"redis pending failed: {exc}") from exc
         return [_record(key, fields) for key, fields in zip(keys, rows, strict=True) if fields]
+
+    def warnings(self) -> list[str]:
+        """An evicting ``maxmemory-policy`` can delete a pending record: an acked alarm lost.
+        Checked once per container (TencentDB may refuse CONFIG: then said so, not fatal)."""
+        if self._policy_checked:
+            return []
+        self._policy_checked = True
+        try:
+            policy = cast("dict[str, str]", self.client.config_get("maxmemory-policy")).get("maxmemory-policy")
+        except redis.RedisError as exc:
+            return [f"could not read redis maxmemory-policy ({exc}); it must be noeviction (docs/tencent.md)"]
+        if policy not in (None, "noeviction"):
+            return [f"redis maxmemory-policy is {policy!r}: an evicted pending record is a lost alarm; use noeviction"]
+        return []
 
     def close(self) -> None:
         self.client.close()
