@@ -8,7 +8,7 @@ import time
 from urllib.parse import SplitResult
 
 from ..core.message import Message
-from ..core.outbox import PENDING, PUBLISHED, Claim, ClaimStatus, Record, Store
+from ..core.outbox import PENDING, Claim, ClaimStatus, Record, Store
 from ..core.ports import Publisher, Quarantine, Quarantined
 from .options import BackendOptions
 
@@ -25,43 +25,29 @@ class MemoryStore(Store):
     def from_url(cls, url: SplitResult, options: BackendOptions) -> MemoryStore:
         return cls(options.ttl_seconds, options.lease_seconds)
 
-    def claim(
-        self,
-        key: str,
-        message: str,
-        now: float | None = None,
-        *,
-        digest: str = "",
-        lease_seconds: float | None = None,
-    ) -> Claim:
-        now = time.time() if now is None else now
-        lease = self.lease_seconds if lease_seconds is None else lease_seconds
+    def _claim(self, record: Record, now: float) -> Claim:
         with self._lock:
-            existing = self._records.get(key)
-            decision = "new" if existing is None else existing.decide(now, digest)
+            existing = self._records.get(record.key)
+            decision = "new" if existing is None else existing.decide(now, record.digest)
             if existing is not None and decision == "lost":
-                return self.lost_claim(existing, digest)
+                return self.lost_claim(existing, record.digest)
             if existing is not None and decision == "takeover":
-                record = existing.taken_over(now, lease)
-            else:
-                record = self.new_record(key, message, now, digest, lease)
-            self._records[key] = record
+                record = existing.taken_over(now, record.lease_until - now)
+            self._records[record.key] = record
             return Claim(ClaimStatus.CLAIMED, record)
 
-    def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
-        now = time.time() if now is None else now
+    def _settle(self, key: str, status: str, now: float) -> None:
         with self._lock:
             record = self._records.get(key)
             if record is not None:
                 self._records[key] = record.marked(status, now)
 
-    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
-        now = time.time() if now is None else now
+    def _remember(self, marker: Record, now: float) -> bool:
         with self._lock:
-            existing = self._records.get(key)
+            existing = self._records.get(marker.key)
             if existing is not None and existing.expires_at > now:
                 return False
-            self._records[key] = self.new_marker(key, pointer, now)
+            self._records[marker.key] = marker
             return True
 
     def get(self, key: str) -> Record | None:

@@ -124,7 +124,6 @@ class Store(ABC):
         status = ClaimStatus.PUBLISHED if existing.status != PENDING else ClaimStatus.IN_PROGRESS
         return Claim(status, existing)
 
-    @abstractmethod
     def claim(
         self,
         key: str,
@@ -136,11 +135,34 @@ class Store(ABC):
     ) -> Claim:
         """Atomically take `key` (see module doc). `lease_seconds` overrides the store's lease
         (the sweeper covers its whole run). Raises StoreError when unreachable."""
+        now = time.time() if now is None else now
+        return self._claim(self.new_record(key, message, now, digest, lease_seconds), now)
 
-    @abstractmethod
     def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
         """Record that the message is on the queue (or, with ``status=UNDELIVERABLE``, that
         the sweeper gave up on it): either way the record leaves the outbox."""
+        self._settle(key, status, time.time() if now is None else now)
+
+    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
+        """Write an occurrence marker in one conditional write (see `new_marker`); False when
+        a live record already holds `key`. Never pending, so never swept."""
+        now = time.time() if now is None else now
+        return self._remember(self.new_marker(key, pointer, now), now)
+
+    # -- what a backend implements, each with its own atomic primitive --------------------
+
+    @abstractmethod
+    def _claim(self, record: Record, now: float) -> Claim:
+        """Write `record` if the key is free, take the standing record over, or report it
+        (`lost_claim`): the decision of `Record.decide`, in one atomic step."""
+
+    @abstractmethod
+    def _settle(self, key: str, status: str, now: float) -> None:
+        """Set a pending record's final status (it leaves the outbox, keeps its expiry)."""
+
+    @abstractmethod
+    def _remember(self, marker: Record, now: float) -> bool:
+        """Write `marker` unless a live record holds its key."""
 
     @abstractmethod
     def get(self, key: str) -> Record | None: ...
@@ -148,11 +170,6 @@ class Store(ABC):
     @abstractmethod
     def pending(self, older_than: float, now: float | None = None, limit: int = 100) -> list[Record]:
         """Pending records last touched more than `older_than` seconds ago, oldest first."""
-
-    @abstractmethod
-    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
-        """Write an occurrence marker in one conditional write (see `new_marker`); False when
-        a live record already holds `key`. Never pending, so never swept."""
 
     def purge(self, now: float | None = None) -> int:
         """Delete expired settled records; backends with native TTL need not."""

@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from ..core.errors import PublishError, StoreError
 from ..core.message import Message
-from ..core.outbox import PUBLISHED, Claim, Record, Store
+from ..core.outbox import Claim, Record, Store
 from ..core.ports import Publisher
 
 FAULTS = ("error", "timeout", "slow", "ambiguous", "crash")
@@ -121,27 +121,17 @@ class FaultyStore(Store):
         self.inner = inner
         self.injector = injector
 
-    def claim(
-        self,
-        key: str,
-        message: str,
-        now: float | None = None,
-        *,
-        digest: str = "",
-        lease_seconds: float | None = None,
-    ) -> Claim:
+    def _claim(self, record: Record, now: float) -> Claim:
         # An ambiguous claim leaves a pending record while its caller publishes unchecked
         # (STORE_DOWN=publish): the sweeper publishes it again later. A crash after the claim
         # leaves it pending and unpublished: no repeat, the sweeper publishes it once.
-        return self.injector.run(
-            "claim",
-            key,
-            lambda: self.inner.claim(key, message, now, digest=digest, lease_seconds=lease_seconds),
-            StoreError,
-            unrecorded_on=("ambiguous",),
-        )
+        def claim() -> Claim:
+            lease = record.lease_until - now
+            return self.inner.claim(record.key, record.message, now, digest=record.digest, lease_seconds=lease)
 
-    def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
+        return self.injector.run("claim", record.key, claim, StoreError, unrecorded_on=("ambiguous",))
+
+    def _settle(self, key: str, status: str, now: float) -> None:
         fault = self.injector.draw()
         if fault in ("error", "timeout", "crash"):  # the message is out, the record still says pending
             self.injector.ledger.note("mark", fault, key, unrecorded=True)
@@ -153,8 +143,10 @@ class FaultyStore(Store):
         if fault == "ambiguous":
             raise StoreError("injected ambiguous failure in mark_published (it took effect)")
 
-    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
-        return self.injector.run("remember", key, lambda: self.inner.remember(key, pointer, now), StoreError)
+    def _remember(self, marker: Record, now: float) -> bool:
+        return self.injector.run(
+            "remember", marker.key, lambda: self.inner.remember(marker.key, marker.message, now), StoreError
+        )
 
     def get(self, key: str) -> Record | None:
         return self.inner.get(key)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult
 
 from ...core.errors import ConfigError, StoreError
-from ...core.outbox import PENDING, PUBLISHED, Claim, ClaimStatus, Record, Store
+from ...core.outbox import PENDING, Claim, ClaimStatus, Record, Store
 from ..options import AwsOptions, BackendOptions
 from .clients import AWS_ERRORS, client, error_text
 
@@ -73,20 +73,10 @@ class DynamoDBStore(Store):
     def from_url(cls, url: SplitResult, options: BackendOptions) -> DynamoDBStore:
         return cls(url.netloc or url.path.strip("/"), options.ttl_seconds, options.lease_seconds, options=options.aws)
 
-    def claim(
-        self,
-        key: str,
-        message: str,
-        now: float | None = None,
-        *,
-        digest: str = "",
-        lease_seconds: float | None = None,
-    ) -> Claim:
+    def _claim(self, record: Record, now: float) -> Claim:
         """A fresh record is one conditional PutItem; a lost race returns the standing record
         in the same call (ALL_OLD). Only a takeover costs a second call (a conditional
         UpdateItem), so the original message is never rewritten."""
-        now = time.time() if now is None else now
-        record = self.new_record(key, message, now, digest, lease_seconds)
         for _ in range(3):  # the old item can only vanish under TTL deletion: retry
             try:
                 self.client.put_item(
@@ -99,19 +89,19 @@ class DynamoDBStore(Store):
                 )
             except self.client.exceptions.ConditionalCheckFailedException as exc:
                 old: Any = exc.response.get("Item")  # ALL_OLD: the record that won
-                existing = _record(old) if isinstance(old, dict) and old else self.get(key)
+                existing = _record(old) if isinstance(old, dict) and old else self.get(record.key)
                 if existing is None:
                     continue
-                if existing.decide(now, digest) == "takeover":
-                    taken = self._take_over(existing, now, digest, record.lease_until)
+                if existing.decide(now, record.digest) == "takeover":
+                    taken = self._take_over(existing, now, record.digest, record.lease_until)
                     if taken is not None:
                         return Claim(ClaimStatus.CLAIMED, taken)
                     continue
-                return self.lost_claim(existing, digest)
+                return self.lost_claim(existing, record.digest)
             except AWS_ERRORS as exc:
                 raise StoreError(f"dynamodb claim failed: {error_text(exc)}") from exc
             return Claim(ClaimStatus.CLAIMED, record)
-        raise StoreError(f"could not claim {key!r}")
+        raise StoreError(f"could not claim {record.key!r}")
 
     def _take_over(self, existing: Record, now: float, digest: str, lease_until: float) -> Record | None:
         values: dict[str, Any] = {":now": number(now), ":pending": {"S": PENDING}, ":lease": number(lease_until)}
@@ -141,9 +131,7 @@ class DynamoDBStore(Store):
             raise StoreError(f"dynamodb takeover failed: {error_text(exc)}") from exc
         return _record(answer["Attributes"])
 
-    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
-        now = time.time() if now is None else now
-        marker = self.new_marker(key, pointer, now)
+    def _remember(self, marker: Record, now: float) -> bool:
         try:
             self.client.put_item(
                 TableName=self.table,
@@ -158,8 +146,7 @@ class DynamoDBStore(Store):
             raise StoreError(f"dynamodb remember failed: {error_text(exc)}") from exc
         return True
 
-    def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
-        now = time.time() if now is None else now
+    def _settle(self, key: str, status: str, now: float) -> None:
         try:
             self.client.update_item(
                 TableName=self.table,

@@ -36,7 +36,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ...core.errors import ConfigError, StoreError
-from ...core.outbox import PUBLISHED, Claim, ClaimStatus, Record, Store
+from ...core.outbox import Claim, ClaimStatus, Record, Store
 from ..options import BackendOptions
 
 log = logging.getLogger("alarm_callback")
@@ -110,9 +110,9 @@ class RedisStore(Store):
         self.prefix = prefix
         self._tag = "{" + prefix + "}"
         self._pending = f"{self._tag}:pending"
-        self._claim = client.register_script(_CLAIM)
+        self._claim_script = client.register_script(_CLAIM)
         self._mark = client.register_script(_MARK_PUBLISHED)
-        self._remember = client.register_script(_REMEMBER)
+        self._remember_script = client.register_script(_REMEMBER)
         self._policy_checked = False
 
     @classmethod
@@ -127,40 +127,29 @@ class RedisStore(Store):
     def _key(self, key: str) -> str:
         return f"{self._tag}:r:{key}"
 
-    def claim(
-        self,
-        key: str,
-        message: str,
-        now: float | None = None,
-        *,
-        digest: str = "",
-        lease_seconds: float | None = None,
-    ) -> Claim:
-        now = time.time() if now is None else now
-        record = self.new_record(key, message, now, digest, lease_seconds)
-        args = [key, message, repr(now), repr(record.expires_at), repr(record.lease_until), digest]
+    def _claim(self, record: Record, now: float) -> Claim:
+        key = record.key
+        args = [key, record.message, repr(now), repr(record.expires_at), repr(record.lease_until), record.digest]
         try:
-            result = self._claim(keys=[self._key(key), self._pending], args=args)
+            result = self._claim_script(keys=[self._key(key), self._pending], args=args)
         except redis.RedisError as exc:
             raise StoreError(f"redis claim failed: {exc}") from exc
         if result == 1:
             return Claim(ClaimStatus.CLAIMED, record)
         won, fields = result
         standing = _record(key, _pairs(fields))
-        return Claim(ClaimStatus.CLAIMED, standing) if won == 1 else self.lost_claim(standing, digest)
+        return Claim(ClaimStatus.CLAIMED, standing) if won == 1 else self.lost_claim(standing, record.digest)
 
-    def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
-        now = time.time() if now is None else now
+    def _settle(self, key: str, status: str, now: float) -> None:
         try:
             self._mark(keys=[self._key(key), self._pending], args=[key, repr(now), status])
         except redis.RedisError as exc:
             raise StoreError(f"redis mark_published failed: {exc}") from exc
 
-    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
-        now = time.time() if now is None else now
-        marker = self.new_marker(key, pointer, now)
+    def _remember(self, marker: Record, now: float) -> bool:
+        args = [marker.message, repr(now), repr(marker.expires_at)]
         try:
-            return bool(self._remember(keys=[self._key(key)], args=[pointer, repr(now), repr(marker.expires_at)]))
+            return bool(self._remember_script(keys=[self._key(marker.key)], args=args))
         except redis.RedisError as exc:
             raise StoreError(f"redis remember failed: {exc}") from exc
 

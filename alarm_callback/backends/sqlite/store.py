@@ -8,7 +8,7 @@ from dataclasses import asdict
 from urllib.parse import SplitResult
 
 from ...core.errors import StoreError
-from ...core.outbox import PENDING, PUBLISHED, Claim, ClaimStatus, Record, Store
+from ...core.outbox import PENDING, Claim, ClaimStatus, Record, Store
 from ..options import BackendOptions
 from .db import Database, path_of
 
@@ -73,32 +73,21 @@ class SQLiteStore(Store):
     def from_url(cls, url: SplitResult, options: BackendOptions) -> SQLiteStore:
         return cls(path_of(url), options.ttl_seconds, options.lease_seconds)
 
-    def claim(
-        self,
-        key: str,
-        message: str,
-        now: float | None = None,
-        *,
-        digest: str = "",
-        lease_seconds: float | None = None,
-    ) -> Claim:
-        now = time.time() if now is None else now
-        record = self.new_record(key, message, now, digest, lease_seconds)
+    def _claim(self, record: Record, now: float) -> Claim:
         try:
             conn = self.db.connection()
             for _ in range(3):  # the row can only vanish under a concurrent purge: retry
                 row = conn.execute(_CLAIM, asdict(record)).fetchone()
                 if row is not None:
                     return Claim(ClaimStatus.CLAIMED, Record(**dict(row)))
-                existing = self.get(key)
+                existing = self.get(record.key)
                 if existing is not None:
-                    return self.lost_claim(existing, digest)
+                    return self.lost_claim(existing, record.digest)
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite claim failed: {exc}") from exc
-        raise StoreError(f"could not claim {key!r}")
+        raise StoreError(f"could not claim {record.key!r}")
 
-    def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
-        now = time.time() if now is None else now
+    def _settle(self, key: str, status: str, now: float) -> None:
         try:
             self.db.connection().execute(
                 "UPDATE outbox SET status = ?, updated_at = ? WHERE key = ?", (status, now, key)
@@ -106,10 +95,9 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite mark_published failed: {exc}") from exc
 
-    def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
-        now = time.time() if now is None else now
+    def _remember(self, marker: Record, now: float) -> bool:
         try:
-            cursor = self.db.connection().execute(_REMEMBER, asdict(self.new_marker(key, pointer, now)))
+            cursor = self.db.connection().execute(_REMEMBER, asdict(marker))
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite remember failed: {exc}") from exc
         return cursor.rowcount == 1
