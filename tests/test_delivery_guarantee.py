@@ -18,6 +18,7 @@ import pytest
 
 from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
 from alarm_callback.backends.sqlite.store import SQLiteStore
+from alarm_callback.core.build import digest, stored_callback
 from alarm_callback.core.errors import StoreError
 from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, UNDELIVERABLE, Store
@@ -276,3 +277,18 @@ def test_8_the_outbox_stores_the_input_and_rebuilds_the_same_message(metric_samp
     assert stored["kind"] == "callback" and json.loads(stored["body"]) == metric_sample
     assert len(record.message) < len(publisher.messages[0].body)  # the input, not the bigger message
     assert receiver.builder.rebuild(record.message, "xxxxxxxx") == publisher.messages[0]  # byte for byte
+
+
+def test_4_the_sweeper_writes_the_marker_a_crashed_claimer_never_wrote(metric_sample: dict[str, Any]) -> None:
+    """Found by the chaos run: a claim that took effect but whose caller crashed (or was told
+    it failed) left no occurrence marker, so the reconciler published the occurrence again."""
+    store, publisher = MemoryStore(lease_seconds=10), MemoryPublisher()
+    receiver = Receiver(store, Down(), MemoryQuarantine(), record_occurrences=True)
+    body = json.dumps(metric_sample).encode()
+    message = receiver.builder.build(metric_sample, "xxxxxxxx", 1_700_000_000.0)
+    store.claim("xxxxxxxx", stored_callback(body, metric_sample, 1_700_000_000.0, "test"), digest=digest(body))
+    assert message.occurrence is not None and store.get(message.occurrence) is None  # the crash
+    sweep(store, publisher, receiver.builder, now=time.time() + 60, record_occurrences=True)
+    marker = store.get(message.occurrence)
+    assert marker is not None and (marker.status, marker.message) == (PUBLISHED, "xxxxxxxx")
+    assert [m.id for m in publisher.messages] == ["xxxxxxxx"]
