@@ -161,6 +161,7 @@ def hostile_items(items: list[Item], seed: int = 0, rate: float = 0.01, max_mess
             out.append(Item(earlier.key, earlier.session_id, json.dumps(hostile).encode(), "conflict"))
             continue
         hostile["sessionId"] = sid
+        hostile["hostileIndex"] = i  # bodies stay distinct (the quarantine keeps one copy per body)
         hostile.pop("alertId", None)
         if kind == "surrogate":
             hostile["alarmPolicyInfo"]["policyName"] = "PLACEHOLDER"
