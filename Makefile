@@ -67,9 +67,22 @@ schema: venv ## regenerate schema/alarm-event.schema.json from the model
 
 CHAOS_N ?= 10000
 CHAOS_FAULT_RATE ?= 0.2
-chaos: venv ## 10,000 alarms through faulted backends; prints the loss/repeat table
-	$(BIN)/python -m alarm_callback.testing.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) 2>/dev/null
-	$(BIN)/python -m alarm_callback.testing.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) --store sqlite:///$$(mktemp -d)/chaos.db 2>/dev/null
+# Stores to run, by name: memory sqlite redis dynamodb (DynamoDB on a local moto server).
+CHAOS_STORES ?= memory sqlite redis dynamodb
+CHAOS_REDIS_URL ?= redis://127.0.0.1:6379/0
+CHAOS_ARGS ?=
+chaos: venv ## N alarms through faulted backends, markers, reconciler and sweepers; the table per store (CHAOS_N=, CHAOS_FAULT_RATE=, CHAOS_STORES=)
+	@status=0; for store in $(CHAOS_STORES); do \
+		case $$store in \
+			memory) url=memory:// ;; \
+			sqlite) url=sqlite:///$$(mktemp -d)/chaos.db ;; \
+			redis) url=$(CHAOS_REDIS_URL) ;; \
+			dynamodb) url=dynamodb-moto:// ;; \
+			*) echo "unknown chaos store $$store (memory sqlite redis dynamodb)" >&2; exit 2 ;; \
+		esac; \
+		$(BIN)/python -m alarm_callback.testing.chaos --n $(CHAOS_N) --fault-rate $(CHAOS_FAULT_RATE) \
+			--store $$url $(CHAOS_ARGS) 2>/dev/null || status=1; echo; \
+	done; exit $$status
 
 # .data (the local queue, outbox and quarantine) is kept: `make clean-data` removes it.
 clean: ## remove build artefacts: .venv, build, .serverless, node_modules, caches (not .data)

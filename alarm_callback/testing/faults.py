@@ -46,6 +46,10 @@ class Ledger:
     calls: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     unrecorded: set[str] = field(default_factory=set)  # keys published but maybe not marked
+    unmarked: set[str] = field(default_factory=set)  # occurrence markers whose write failed
+    # claims that took effect while their caller saw none (a crash after it, an ambiguous
+    # failure): that caller never writes the occurrence marker
+    unseen_claims: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note(self, operation: str, fault: str | None, key: str | None = None, unrecorded: bool = False) -> None:
@@ -124,12 +128,19 @@ class FaultyStore(Store):
     def _claim(self, record: Record, now: float) -> Claim:
         # An ambiguous claim leaves a pending record while its caller publishes unchecked
         # (STORE_DOWN=publish): the sweeper publishes it again later. A crash after the claim
-        # leaves it pending and unpublished: no repeat, the sweeper publishes it once.
+        # leaves it pending and unpublished (and, with occurrence markers on, unmarked): no
+        # repeat, the sweeper publishes it once.
         def claim() -> Claim:
             lease = record.lease_until - now
             return self.inner.claim(record.key, record.message, now, digest=record.digest, lease_seconds=lease)
 
-        return self.injector.run("claim", record.key, claim, StoreError, unrecorded_on=("ambiguous",))
+        try:
+            return self.injector.run("claim", record.key, claim, StoreError, unrecorded_on=("ambiguous",))
+        except (Crash, StoreError) as exc:
+            if isinstance(exc, Crash) or "ambiguous" in str(exc):
+                with self.injector.ledger.lock:
+                    self.injector.ledger.unseen_claims.add(record.key)
+            raise
 
     def _settle(self, key: str, status: str, now: float) -> None:
         fault = self.injector.draw()
@@ -144,9 +155,15 @@ class FaultyStore(Store):
             raise StoreError("injected ambiguous failure in mark_published (it took effect)")
 
     def _remember(self, marker: Record, now: float) -> bool:
-        return self.injector.run(
-            "remember", marker.key, lambda: self.inner.remember(marker.key, marker.message, now), StoreError
-        )
+        try:
+            return self.injector.run(
+                "remember", marker.key, lambda: self.inner.remember(marker.key, marker.message, now), StoreError
+            )
+        except StoreError as exc:
+            if "ambiguous" not in str(exc):  # error/timeout: no marker was written
+                with self.injector.ledger.lock:
+                    self.injector.ledger.unmarked.add(marker.key)
+            raise
 
     def get(self, key: str) -> Record | None:
         return self.inner.get(key)
@@ -167,6 +184,7 @@ class FaultyPublisher(Publisher):
     def __init__(self, inner: Publisher, injector: Injector) -> None:
         self.inner = inner
         self.injector = injector
+        self.max_message_bytes = inner.max_message_bytes  # the receiver reads the limit here
 
     def publish(self, message: Message) -> None:
         self.injector.run(
@@ -176,6 +194,27 @@ class FaultyPublisher(Publisher):
             PublishError,
             unrecorded_on=("ambiguous", "crash"),
         )
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class Outage(Publisher):
+    """A queue that can be switched off: while `down`, every publish fails and does nothing."""
+
+    schemes = ()
+
+    def __init__(self, inner: Publisher) -> None:
+        self.inner = inner
+        self.down = False
+        self.refused = 0
+        self.max_message_bytes = inner.max_message_bytes
+
+    def publish(self, message: Message) -> None:
+        if self.down:
+            self.refused += 1
+            raise PublishError("injected queue outage")
+        self.inner.publish(message)
 
     def close(self) -> None:
         self.inner.close()

@@ -18,6 +18,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import samples
@@ -35,7 +36,7 @@ class Item:
     key: str | None  # dedup key; None for a body that should be refused
     session_id: str | None
     body: bytes
-    kind: str  # firing, repeat, recovery, bad
+    kind: str  # firing, repeat, recovery, bad; hostile kinds: see `hostile_items`
 
 
 @dataclass(slots=True)
@@ -85,9 +86,17 @@ def http_transport(url: str) -> Transport:
     return send
 
 
+# Vendor times (no offset, Asia/Shanghai) of the simulated alarms: alarm i first occurred
+# `i` seconds after this, so the alarm history has one occurrence per new alarm.
+FIRST_OCCURRENCE = datetime(2026, 11, 28, 8, 0, 0)
+VENDOR_TIME = "%Y-%m-%d %H:%M:%S"
+
+
 def alarm_stream(n: int, seed: int = 0, bad_rate: float = 0.01) -> Iterator[Item]:
     """`n` deliveries: about 60% new alarms, 20% repeats and 20% recoveries of live ones,
-    `bad_rate` unreadable bodies. Every new alarm gets its own object, so identities differ."""
+    `bad_rate` unreadable bodies. Every new alarm gets its own object (so identities differ)
+    and its own first occurrence (so the alarm history tells occurrences apart); a
+    recovery recovers 5 minutes after it."""
     rng = random.Random(seed)  # noqa: S311  # nosec B311
     shapes = [json.loads(body) for body in samples.load().values()]
     live: list[dict[str, Any]] = []
@@ -101,9 +110,9 @@ def alarm_stream(n: int, seed: int = 0, bad_rate: float = 0.01) -> Iterator[Item
         if live and roll < 0.2:
             alarm = live.pop(rng.randrange(len(live)))
             alarm = copy.deepcopy(alarm)
-            alarm.update(
-                {"sessionId": session_id, "alarmStatus": rng.choice([0, "0"]), "recoverTime": "2026-01-01 00:05:00"}
-            )
+            first = datetime.strptime(alarm["firstOccurTime"], VENDOR_TIME)
+            recovered = (first + timedelta(minutes=5)).strftime(VENDOR_TIME)
+            alarm.update({"sessionId": session_id, "alarmStatus": rng.choice([0, "0"]), "recoverTime": recovered})
             kind = "recovery"
         elif live and roll < 0.4:
             alarm = copy.deepcopy(rng.choice(live))
@@ -114,6 +123,7 @@ def alarm_stream(n: int, seed: int = 0, bad_rate: float = 0.01) -> Iterator[Item
             alarm = copy.deepcopy(rng.choice(shapes))
             alarm["sessionId"] = session_id
             alarm["alarmObjInfo"]["dimensions"]["unInstanceId"] = f"ins-sim{seed}-{i}"
+            alarm["firstOccurTime"] = (FIRST_OCCURRENCE + timedelta(seconds=i)).strftime(VENDOR_TIME)
             live.append(alarm)
             kind = "firing"
         key = session_id
@@ -121,6 +131,54 @@ def alarm_stream(n: int, seed: int = 0, bad_rate: float = 0.01) -> Iterator[Item
             key = f"{session_id}_Serious"
             alarm = {**alarm, "alertId": key, "alarmLevel": "Serious"}
         yield Item(key, session_id, json.dumps(alarm).encode(), kind)
+
+
+def hostile_items(items: list[Item], seed: int = 0, rate: float = 0.01, max_message_bytes: int = 65536) -> list[Item]:
+    """`items` with hostile deliveries mixed in, each about `rate` of the stream:
+
+    * ``conflict``: a second, different body under the key of an earlier alarm (acked,
+      quarantined as ``dedup_conflict``, never published);
+    * ``surrogate``: a lone UTF-16 surrogate (``"\\ud800"``) in a string field (400 ``unencodable``);
+    * ``nan_id`` / ``huge_id``: ``NaN`` or ``1e400`` as the sessionId (400 ``invalid_id``);
+    * ``huge_number``: ``1e400`` and ``NaN`` in number fields (accepted: read as no value);
+    * ``too_large``: a body whose message is over `max_message_bytes` (413 ``message_too_large``).
+    """
+    rng = random.Random(seed + 1)  # noqa: S311  # nosec B311
+    out: list[Item] = []
+    seen: list[tuple[Item, dict[str, Any]]] = []
+    for i, item in enumerate(items):
+        out.append(item)
+        if item.key is not None and item.kind == "firing":
+            seen.append((item, json.loads(item.body)))
+        if not seen or rng.random() >= rate * 5:
+            continue
+        earlier, alarm = rng.choice(seen)
+        kind = rng.choice(["conflict", "surrogate", "nan_id", "huge_number", "too_large"])
+        hostile = copy.deepcopy(alarm)
+        sid = f"hostile-{seed}-{i}"
+        if kind == "conflict":
+            hostile["conflictingField"] = f"another body {i}"
+            out.append(Item(earlier.key, earlier.session_id, json.dumps(hostile).encode(), "conflict"))
+            continue
+        hostile["sessionId"] = sid
+        hostile["hostileIndex"] = i  # bodies stay distinct (the quarantine keeps one copy per body)
+        hostile.pop("alertId", None)
+        if kind == "surrogate":
+            hostile["alarmPolicyInfo"]["policyName"] = "PLACEHOLDER"
+            body = json.dumps(hostile).replace('"PLACEHOLDER"', '"bad \\ud800 name"')
+            out.append(Item(None, None, body.encode(), "surrogate"))
+        elif kind == "nan_id":
+            body = json.dumps(hostile).replace(f'"{sid}"', rng.choice(["NaN", "1e400", "-Infinity"]))
+            out.append(Item(None, None, body.encode(), "nan_id"))
+        elif kind == "huge_number":
+            hostile["durationTime"] = 1.5
+            hostile["alarmObjInfo"]["dimensions"]["unInstanceId"] = f"ins-huge{seed}-{i}"
+            body = json.dumps(hostile).replace("1.5", rng.choice(["1e400", "NaN", "-1e400"]))
+            out.append(Item(sid, sid, body.encode(), "huge_number"))
+        else:
+            hostile["padding"] = "x" * max_message_bytes
+            out.append(Item(None, None, json.dumps(hostile).encode(), "too_large"))
+    return out
 
 
 class Simulator:
