@@ -21,7 +21,7 @@ from tests.conftest import memory_backends
 
 EVENTS = Path(__file__).parent / "fixtures" / "events"
 MANIFEST: list[dict[str, Any]] = json.loads((EVENTS / "manifest.json").read_text())
-TOKEN = "c0rpus-token"
+TOKEN = "c0rpus-token-0123456789"
 SCF_CONTEXT = {"request_id": "corpus-0000", "function_name": "alarm-callback", "namespace": "default"}
 # Which adapter claims each event source (the scf CLI emits both gateway shapes).
 ADAPTERS = {
