@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         False,
         description="Also store one marker per alarm occurrence and state, which the history reconciler matches.",
     )
+    episode_ttl_seconds: int = Field(
+        259200,
+        ge=0,
+        description="An alarm's episode record is forgotten after this long without a notification; 0: no episodes.",
+    )
     sweep_max_attempts: int = Field(
         20, ge=1, description="Claims of one outbox record before the sweeper moves it to the quarantine."
     )

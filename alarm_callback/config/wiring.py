@@ -79,6 +79,7 @@ def receiver_from_settings(settings: Settings) -> Receiver:
         store_down=settings.store_down,
         event_source=settings.event_source,
         record_occurrences=settings.record_occurrences,
+        episode_ttl_seconds=settings.episode_ttl_seconds,
     )
 
 
