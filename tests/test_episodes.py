@@ -247,3 +247,44 @@ def test_episodes_off(metric_sample: dict[str, Any]) -> None:
     event = decode(publisher.messages[0].body)
     assert event.episode is None and event.sequence is None and event.data.episode is None
     assert "episode" not in publisher.messages[0].body.split('"data"')[0]
+
+
+# -- flapping ----------------------------------------------------------------------------------
+
+
+def test_flapping_after_more_than_n_changes_within_the_window_until_it_calms_down() -> None:
+    state = None
+    flags = []
+    # firing/resolved alternating once a minute: every notification is a state change
+    for i in range(6):
+        mark, state = advance(
+            state, FP, f"k{i}", "firing" if i % 2 == 0 else "resolved", T0 + 60 * i, 1e6, None, 3, 600
+        )
+        flags.append(mark.flapping)
+    assert flags == [False, False, False, True, True, True]
+    # repeats change nothing; once the changes leave the window it calms down
+    late, state = advance(state, FP, "r1", "firing", T0 + 360, 1e6, None, 3, 600)
+    assert late.flapping  # still 4+ changes within 600 s (the firing at 360 s reopened)
+    calm, _ = advance(state, FP, "r2", "firing", T0 + 360 + 600, 1e6, None, 3, 600)
+    assert calm.flapping is False and calm.sequence == 2  # a repeat of the episode opened at 360 s
+
+
+def test_flapping_off_with_a_zero_window() -> None:
+    state = None
+    for i in range(10):
+        mark, state = advance(state, FP, f"k{i}", "firing" if i % 2 == 0 else "resolved", T0 + i, 1e6, None, 1, 0)
+        assert not mark.flapping
+
+
+def test_flapping_messages_are_flagged(metric_sample: dict[str, Any]) -> None:
+    publisher = MemoryPublisher()
+    receiver = Receiver(MemoryStore(), publisher, MemoryQuarantine(), flap_threshold=2, flap_window_seconds=3600)
+    firing, _, _, recovery = lifecycle_bodies(metric_sample)
+    for i in range(4):
+        body = copy.deepcopy(firing if i % 2 == 0 else recovery)
+        body["sessionId"] = f"flap{i}"
+        post(receiver, body)
+    events = [decode(m.body) for m in publisher.messages]
+    assert [e.flapping for e in events] == [None, None, True, True]
+    assert [m.attributes.get("flapping") for m in publisher.messages] == [None, None, "true", "true"]
+    assert events[2].data.episode is not None and events[2].data.episode.flapping

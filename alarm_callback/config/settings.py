@@ -78,6 +78,10 @@ class Settings(BaseSettings):
         ge=0,
         description="An alarm's episode record is forgotten after this long without a notification; 0: no episodes.",
     )
+    flap_threshold: int = Field(
+        4, ge=1, description="More than this many state changes of one alarm within FLAP_WINDOW_SECONDS: flapping."
+    )
+    flap_window_seconds: int = Field(3600, ge=0, description="The flapping window; 0: never flag flapping.")
     sweep_max_attempts: int = Field(
         20, ge=1, description="Claims of one outbox record before the sweeper moves it to the quarantine."
     )

@@ -80,6 +80,8 @@ def receiver_from_settings(settings: Settings) -> Receiver:
         event_source=settings.event_source,
         record_occurrences=settings.record_occurrences,
         episode_ttl_seconds=settings.episode_ttl_seconds,
+        flap_threshold=settings.flap_threshold,
+        flap_window_seconds=settings.flap_window_seconds,
     )
 
 

@@ -119,4 +119,5 @@ def episode_of(mark: EpisodeMark) -> Episode:
         opened_at=datetime.fromtimestamp(mark.opened_at, timezone.utc),
         state="closed" if mark.state == "closed" else "open",
         orphan=mark.orphan,
+        flapping=mark.flapping,
     )

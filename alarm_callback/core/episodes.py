@@ -11,6 +11,11 @@ it has had and whether it is open. Every firing or resolved notification advance
   flagged ``orphan`` (``orphanresolve`` on the CloudEvent);
 * a firing after a recovery opens a new episode.
 
+**Flapping.** Each state change (an episode opening, an episode closing) is timestamped in
+the record; while more than ``flap_threshold`` of them fall within the last
+``flap_window_seconds``, every notification of the fingerprint is marked ``flapping``, until
+it calms down (the old changes leave the window).
+
 A record not notified for ``ttl_seconds`` is forgotten (every backend also expires it).
 
 **Once per notification.** The step runs before the outbox claim and its result
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -42,6 +47,8 @@ CLOSED = "closed"
 RECENT = 16  # dedup keys whose marks an episode record remembers
 MAX_SWAPS = 50
 DEFAULT_EPISODE_TTL = 259200.0  # 3 days without a notification: the episode is forgotten
+DEFAULT_FLAP_THRESHOLD = 4  # more than 4 state changes ...
+DEFAULT_FLAP_WINDOW = 3600.0  # ... within an hour: flapping
 
 State = Literal["open", "closed"]
 
@@ -59,6 +66,7 @@ class EpisodeMark:
     opened_at: float
     state: str
     orphan: bool = False
+    flapping: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,6 +79,7 @@ class EpisodeMark:
             opened_at=float(value["opened_at"]),
             state=str(value["state"]),
             orphan=bool(value.get("orphan", False)),
+            flapping=bool(value.get("flapping", False)),
         )
 
 
@@ -84,6 +93,7 @@ class EpisodeState:
     count: int
     state: str
     recent: list[tuple[str, EpisodeMark]] = field(default_factory=list)
+    changes: list[float] = field(default_factory=list)  # state changes within the flap window
 
     def dumps(self) -> str:
         data = asdict(self)
@@ -100,6 +110,7 @@ class EpisodeState:
             count=int(data["count"]),
             state=str(data["state"]),
             recent=[(str(key), EpisodeMark.from_dict(mark)) for key, mark in data.get("recent", [])],
+            changes=[float(t) for t in data.get("changes", [])],
         )
 
     def remembered(self, key: str) -> EpisodeMark | None:
@@ -122,9 +133,12 @@ def advance(
     now: float,
     ttl_seconds: float,
     opened_at: float | None = None,
+    flap_threshold: int = DEFAULT_FLAP_THRESHOLD,
+    flap_window: float = DEFAULT_FLAP_WINDOW,
 ) -> tuple[EpisodeMark, EpisodeState | None]:
     """The mark of notification `key` and the record to write (None: write nothing, `key`
-    was already counted). `opened_at`: the alarm's first occurrence, when known."""
+    was already counted). `opened_at`: the alarm's first occurrence, when known.
+    ``flap_window=0`` turns flapping off."""
     if current is not None and current.last_at + ttl_seconds <= now:
         current = None  # forgotten: as if there were no record
     if current is not None:
@@ -142,16 +156,29 @@ def advance(
     else:  # recovery with nothing open
         start = opened_at if opened_at is not None else now
         mark = EpisodeMark(episode_id(fingerprint, key), 1, start, CLOSED, orphan=True)
+    changed = (status == "firing") != is_open  # opened, or closed what was open
+    changes = [t for t in (current.changes if current is not None else []) if t > now - flap_window]
+    if changed and flap_window > 0:
+        changes.append(now)
+    if len(changes) > flap_threshold:
+        mark = replace(mark, flapping=True)
     recent = ([] if current is None else current.recent[-(RECENT - 1) :]) + [(key, mark)]
-    state = EpisodeState(mark.id, mark.opened_at, now, mark.sequence, mark.state, recent)
+    state = EpisodeState(mark.id, mark.opened_at, now, mark.sequence, mark.state, recent, changes)
     return mark, state
 
 
 class EpisodeTracker:
     """Runs `advance` against a store's compare-and-swap until it lands."""
 
-    def __init__(self, ttl_seconds: float = DEFAULT_EPISODE_TTL) -> None:
+    def __init__(
+        self,
+        ttl_seconds: float = DEFAULT_EPISODE_TTL,
+        flap_threshold: int = DEFAULT_FLAP_THRESHOLD,
+        flap_window: float = DEFAULT_FLAP_WINDOW,
+    ) -> None:
         self.ttl_seconds = ttl_seconds
+        self.flap_threshold = flap_threshold
+        self.flap_window = flap_window
 
     def step(
         self,
@@ -165,7 +192,17 @@ class EpisodeTracker:
         for _ in range(MAX_SWAPS):
             loaded = store.load_episode(fingerprint)
             version, current = (0, None) if loaded is None else (loaded[0], EpisodeState.loads(loaded[1]))
-            mark, new = advance(current, fingerprint, key, status, now, self.ttl_seconds, opened_at)
+            mark, new = advance(
+                current,
+                fingerprint,
+                key,
+                status,
+                now,
+                self.ttl_seconds,
+                opened_at,
+                self.flap_threshold,
+                self.flap_window,
+            )
             if new is None:
                 return mark
             if store.swap_episode(fingerprint, version, new.dumps(), now, self.ttl_seconds):

@@ -53,6 +53,7 @@ class Message:
             "recovered": "true" if event.get("recovered") is True else None,
             "episode": event.get("episode"),
             "sequence": event.get("sequence"),
+            "flapping": "true" if event.get("flapping") is True else None,
         }
         first = data.get("first_occur_time")
         try:
@@ -85,6 +86,7 @@ def _attributes(alarm: Alarm, dedup: str, recovered: bool) -> dict[str, str]:
         "recovered": "true" if recovered else None,
         "episode": alarm.episode.id if alarm.episode else None,
         "sequence": str(alarm.episode.sequence) if alarm.episode else None,
+        "flapping": "true" if alarm.episode and alarm.episode.flapping else None,
     }
     return {key: value for key, value in found.items() if value}
 
@@ -111,6 +113,7 @@ def to_event(
             "episode": alarm.episode.id if alarm.episode else None,
             "sequence": alarm.episode.sequence if alarm.episode else None,
             "orphanresolve": True if alarm.episode and alarm.episode.orphan else None,
+            "flapping": True if alarm.episode and alarm.episode.flapping else None,
             "data": alarm,
         }
     )

@@ -40,7 +40,7 @@ from datetime import tzinfo
 
 from .auth import Authenticator
 from .build import MessageBuilder, Unencodable, digest, stored_callback
-from .episodes import DEFAULT_EPISODE_TTL, EpisodeMark, EpisodeTracker
+from .episodes import DEFAULT_EPISODE_TTL, DEFAULT_FLAP_THRESHOLD, DEFAULT_FLAP_WINDOW, EpisodeMark, EpisodeTracker
 from .http import Request, Response
 from .identity import InvalidId, MissingId, dedup_key
 from .limits import MAX_DEPTH, too_deep
@@ -89,6 +89,8 @@ class Receiver:
         event_source: str = "alarm-callback",
         record_occurrences: bool = False,
         episode_ttl_seconds: float = DEFAULT_EPISODE_TTL,
+        flap_threshold: int = DEFAULT_FLAP_THRESHOLD,
+        flap_window_seconds: float = DEFAULT_FLAP_WINDOW,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -100,7 +102,11 @@ class Receiver:
         self.event_source = event_source
         self.record_occurrences = record_occurrences
         # Episodes are forgotten after this long without a notification; 0 turns them off.
-        self.episodes = EpisodeTracker(episode_ttl_seconds) if episode_ttl_seconds > 0 else None
+        self.episodes = (
+            EpisodeTracker(episode_ttl_seconds, flap_threshold, flap_window_seconds)
+            if episode_ttl_seconds > 0
+            else None
+        )
         self.builder = MessageBuilder(self.tz, event_source)
         # The smallest message size every configured publisher takes (None: no limit).
         self.max_message_bytes: int | None = getattr(publisher, "max_message_bytes", None)

@@ -82,6 +82,7 @@ class Episode(_Strict):
     opened_at: datetime = Field(description="First occurrence of the opening firing (UTC).")
     state: Literal["open", "closed"] = Field(description="'closed' on the recovery.")
     orphan: bool = Field(False, description="A recovery with no open episode: a one-message episode.")
+    flapping: bool = Field(False, description="The alarm changed state too often lately (see FLAP_* settings).")
 
 
 class Alarm(_Strict):
@@ -136,5 +137,8 @@ class AlarmEvent(_Strict):
     sequence: int | None = Field(None, exclude_if=_absent, description="data.episode.sequence.")
     orphanresolve: bool | None = Field(
         None, exclude_if=_absent, description="True on a recovery that had no open episode; absent otherwise."
+    )
+    flapping: bool | None = Field(
+        None, exclude_if=_absent, description="True while the alarm flaps (too many state changes); absent otherwise."
     )
     data: Alarm
