@@ -24,6 +24,7 @@ from typing import Any
 from pydantic_core import from_json, to_json
 
 from .episodes import EpisodeMark
+from .identity_scheme import IdentityScheme
 from .message import DEFAULT_SOURCE, Message, encode
 from .models.alarm import Alarm, Episode
 from .normalize import normalize, unknown_alarm
@@ -62,15 +63,18 @@ def stored_event(message: Message) -> str:
 
 
 class MessageBuilder:
-    def __init__(self, tz: tzinfo | None = None, event_source: str = DEFAULT_SOURCE) -> None:
+    def __init__(
+        self, tz: tzinfo | None = None, event_source: str = DEFAULT_SOURCE, identity: IdentityScheme | None = None
+    ) -> None:
         self.tz = tz or load_timezone("Asia/Shanghai")
         self.event_source = event_source
+        self.identity = identity or IdentityScheme()
 
     def normalized(self, decoded: dict[str, Any], key: str, received_at: float) -> Alarm | None:
         """The normalized alarm, or None when normalizing fails (`build` then forwards it
         as ``unknown``)."""
         try:
-            return normalize(decoded, key, self.tz, datetime.fromtimestamp(received_at, timezone.utc))
+            return normalize(decoded, key, self.tz, datetime.fromtimestamp(received_at, timezone.utc), self.identity)
         except Exception:
             return None
 
@@ -88,7 +92,7 @@ class MessageBuilder:
         serialized (the receiver then quarantines the body)."""
         when = datetime.fromtimestamp(received_at, timezone.utc)
         try:
-            alarm = alarm if alarm is not None else normalize(decoded, key, self.tz, when)
+            alarm = alarm if alarm is not None else normalize(decoded, key, self.tz, when, self.identity)
             if episode is not None and alarm.status != "unknown":
                 alarm = alarm.model_copy(update={"episode": episode_of(episode)})
             return encode(alarm, self.event_source)

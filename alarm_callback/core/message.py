@@ -113,6 +113,7 @@ def to_event(
             "episode": alarm.episode.id if alarm.episode else None,
             "sequence": alarm.episode.sequence if alarm.episode else None,
             "orphanresolve": True if alarm.episode and alarm.episode.orphan else None,
+            "identityversion": alarm.identity_version,
             "flapping": True if alarm.episode and alarm.episode.flapping else None,
             "data": alarm,
         }

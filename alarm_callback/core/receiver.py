@@ -43,6 +43,7 @@ from .build import MessageBuilder, Unencodable, digest, stored_callback
 from .episodes import DEFAULT_EPISODE_TTL, DEFAULT_FLAP_THRESHOLD, DEFAULT_FLAP_WINDOW, EpisodeMark, EpisodeTracker
 from .http import Request, Response
 from .identity import InvalidId, MissingId, dedup_key
+from .identity_scheme import IdentityScheme
 from .limits import MAX_DEPTH, too_deep
 from .message import Message, with_dedup_skipped
 from .outbox import ClaimStatus, Store
@@ -91,6 +92,7 @@ class Receiver:
         episode_ttl_seconds: float = DEFAULT_EPISODE_TTL,
         flap_threshold: int = DEFAULT_FLAP_THRESHOLD,
         flap_window_seconds: float = DEFAULT_FLAP_WINDOW,
+        identity: IdentityScheme | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -107,7 +109,7 @@ class Receiver:
             if episode_ttl_seconds > 0
             else None
         )
-        self.builder = MessageBuilder(self.tz, event_source)
+        self.builder = MessageBuilder(self.tz, event_source, identity)
         # The smallest message size every configured publisher takes (None: no limit).
         self.max_message_bytes: int | None = getattr(publisher, "max_message_bytes", None)
 

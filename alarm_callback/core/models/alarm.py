@@ -89,6 +89,9 @@ class Alarm(_Strict):
     """One alarm notification, normalized. Times are UTC."""
 
     schema_version: str = SCHEMA_VERSION
+    identity_version: str = Field(
+        "1", description="Version of the identity scheme the fingerprint was made with ('1': the default rule)."
+    )
     id: str = Field(description="Dedup key: alertId if sent, else sessionId, else the body's id.")
     session_id: str | None = None
     status: Status
@@ -138,6 +141,7 @@ class AlarmEvent(_Strict):
     orphanresolve: bool | None = Field(
         None, exclude_if=_absent, description="True on a recovery that had no open episode; absent otherwise."
     )
+    identityversion: str = Field("1", description="data.identity_version: the fingerprint's identity scheme.")
     flapping: bool | None = Field(
         None, exclude_if=_absent, description="True while the alarm flaps (too many state changes); absent otherwise."
     )
