@@ -25,6 +25,7 @@ from alarm_callback.core.errors import ConfigError, PublishError, QuarantineErro
 from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus
 from alarm_callback.core.ports import Quarantined
+from tests.test_episodes import check_concurrent_steps, check_episode_semantics, check_receiver_lifecycle
 from tests.test_stores import T0, check_concurrent_claims, check_conflicts_markers_and_give_up, check_store_semantics
 
 REGION = "us-east-1"
@@ -331,3 +332,43 @@ def test_chaos_run_on_dynamodb_loses_nothing(table: str) -> None:
     report = chaos.run(DynamoDBStore(table), n=1000, fault_rate=0.2, seed=7, backend="dynamodb", duplicate_rate=0)
     assert report.ok, report.table()
     assert report.sent > 900 and report.acked_not_published == 0 and report.outbox_left == 0
+
+
+# -- issue 15: episodes ---------------------------------------------------------------------
+
+
+def _atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto checks a condition, then writes: under threads two writers can both pass. The
+    lock gives moto the service's atomicity (see the claims test above)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.Lock()
+    for name in ("put_item", "update_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self: DynamoDBBackend, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+
+
+def test_dynamodb_episode_semantics(table: str) -> None:
+    check_episode_semantics(DynamoDBStore(table, ttl_seconds=100, lease_seconds=10))
+
+
+def test_dynamodb_episode_steps_from_threads(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _atomic_moto(monkeypatch)
+    check_concurrent_steps(lambda: DynamoDBStore(table, ttl_seconds=100, lease_seconds=10))
+
+
+def test_dynamodb_episode_item_has_a_ttl_and_stays_out_of_the_outbox(table: str) -> None:
+    store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
+    assert store.swap_episode("fp", 0, "blob", T0, 50)
+    item = boto3.client("dynamodb", region_name=REGION).get_item(TableName=table, Key={"pk": {"S": "episode fp"}})
+    assert item["Item"]["ttl"] == {"N": str(int(T0 + 50))}
+    assert "outbox" not in item["Item"] and store.pending(older_than=0, now=T0 + 1000) == []
+
+
+def test_dynamodb_receiver_lifecycle(table: str, metric_sample: dict[str, Any]) -> None:
+    check_receiver_lifecycle(DynamoDBStore(table), metric_sample)

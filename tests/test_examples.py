@@ -67,14 +67,19 @@ def message(name: str) -> dict[str, Any]:
 
 
 def with_episode(body: dict[str, Any], sequence: int, *, where: str = "both") -> dict[str, Any]:
-    """The CloudEvents extension attributes a later producer adds (``episode``, ``sequence``)
-    and/or ``data.episode``: the consumer must read them when present."""
+    """The CloudEvents extension attributes the producer adds since schema 1.1 (``episode``,
+    ``sequence``) and/or ``data.episode``: the consumer must read them when present."""
     body = copy.deepcopy(body)
     if where in ("both", "extension"):
         body["episode"] = f"{body['fingerprint']}-1"
         body["sequence"] = sequence
     if where in ("both", "data"):
-        body["data"]["episode"] = {"id": f"{body['fingerprint']}-1", "sequence": sequence}
+        body["data"]["episode"] = {
+            "id": f"{body['fingerprint']}-1",
+            "sequence": sequence,
+            "opened_at": body["data"]["first_occur_time"],
+            "state": "open",
+        }
     return body
 
 
@@ -371,8 +376,9 @@ def test_without_episode_attributes_a_later_notification_is_plain_firing() -> No
 
 def test_unknown_extension_attributes_do_not_break_an_older_decode() -> None:
     body = with_episode(message("repeat"), 2)
-    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
-        decode(body)  # today's strict model
+    assert decode(body).sequence == 2  # schema 1.1 knows them
+    body["futureattr"] = "from a newer producer"
+    assert decode(body).id == "sess-repeat-0002"  # decode drops extensions it does not know
     event, raw = robots.load(json.dumps(body))
     assert event.id == "sess-repeat-0002" and raw["sequence"] == 2
 

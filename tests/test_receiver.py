@@ -47,6 +47,8 @@ def test_ack_and_one_message(receiver: Receiver, metric_sample: dict[str, Any]) 
         "namespace": "qce/cvm",
         "region": "gz",
         "policy_id": "policy-n4exeh88",
+        "episode": event.episode,
+        "sequence": "1",
     }
     assert message.fingerprint == event.fingerprint
     assert receiver.store.get("xxxxxxxx").status == PUBLISHED  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +18,7 @@ from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine
 from alarm_callback.backends.redis.store import RedisStore
 from alarm_callback.config.settings import Settings
 from alarm_callback.config.wiring import store_from_settings
+from alarm_callback.core.episodes import EpisodeTracker
 from alarm_callback.core.errors import PublishError, StoreError
 from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus, Store
@@ -25,6 +27,12 @@ from alarm_callback.core.receiver import Outcome, Receiver
 from alarm_callback.core.sweeper import sweep
 from alarm_callback.testing import chaos
 from tests.conftest import post, require_server
+from tests.test_episodes import (
+    check_concurrent_steps,
+    check_episode_semantics,
+    check_receiver_lifecycle,
+    check_steps_from_processes,
+)
 from tests.test_stores import (
     T0,
     check_claims_from_processes,
@@ -221,3 +229,37 @@ def test_redis_quarantine_round_trip(prefix: str) -> None:
     quarantine.delete("a1")
     assert quarantine.list() == [second]
     quarantine.close()
+
+
+# -- issue 15: episodes ---------------------------------------------------------------------
+
+
+def test_episode_semantics(make_store: Callable[[], Store]) -> None:
+    check_episode_semantics(make_store())
+
+
+def test_episode_steps_from_threads(make_store: Callable[[], Store]) -> None:
+    check_concurrent_steps(make_store)
+
+
+def _step_in_redis(
+    prefix: str, barrier: multiprocessing.synchronize.Barrier, out: multiprocessing.Queue, i: int
+) -> None:  # type: ignore[type-arg]
+    store = _store(prefix)
+    barrier.wait()
+    out.put(EpisodeTracker(100).step(store, "procs", f"k{i}", "firing", T0).sequence)
+
+
+def test_episode_steps_from_processes(prefix: str) -> None:
+    check_steps_from_processes(_step_in_redis, prefix)
+
+
+def test_episode_record_expires_without_notifications(prefix: str) -> None:
+    store = _store(prefix)
+    assert store.swap_episode("fp", 0, "blob", T0, 100)
+    ttl = store.client.pttl(f"{{{prefix}}}:e:fp")
+    assert 99_000 < int(ttl) <= 100_000  # type: ignore[arg-type]
+
+
+def test_receiver_lifecycle_on_redis(prefix: str, metric_sample: dict[str, Any]) -> None:
+    check_receiver_lifecycle(_store(prefix), metric_sample)

@@ -19,6 +19,7 @@ class MemoryStore(Store):
     def __init__(self, ttl_seconds: float = 86400, lease_seconds: float = 10.0) -> None:
         super().__init__(ttl_seconds, lease_seconds)
         self._records: dict[str, Record] = {}
+        self._episodes: dict[str, tuple[int, str, float]] = {}  # fingerprint -> version, blob, expires_at
         self._lock = threading.Lock()
 
     @classmethod
@@ -59,12 +60,26 @@ class MemoryStore(Store):
             found = [r for r in self._records.values() if r.status == PENDING and r.updated_at <= now - older_than]
         return sorted(found, key=lambda r: r.updated_at)[:limit]
 
+    def load_episode(self, fingerprint: str) -> tuple[int, str] | None:
+        found = self._episodes.get(fingerprint)
+        return None if found is None else (found[0], found[1])
+
+    def swap_episode(self, fingerprint: str, version: int, blob: str, now: float, ttl_seconds: float) -> bool:
+        with self._lock:
+            found = self._episodes.get(fingerprint)
+            if (0 if found is None else found[0]) != version:
+                return False
+            self._episodes[fingerprint] = (version + 1, blob, now + ttl_seconds)
+            return True
+
     def purge(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
         with self._lock:
             expired = [k for k, r in self._records.items() if r.status != PENDING and r.expires_at <= now]
             for key in expired:
                 del self._records[key]
+            for fingerprint in [f for f, (_, _, until) in self._episodes.items() if until <= now]:
+                del self._episodes[fingerprint]
         return len(expired)
 
 

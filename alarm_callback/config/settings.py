@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..core.errors import ConfigError
+from ..core.identity_scheme import IdentityScheme
 
 CALLBACK_ROUTE = "/callback"
 MIN_TOKEN_LENGTH = 16
@@ -72,6 +73,20 @@ class Settings(BaseSettings):
     record_occurrences: bool = Field(
         False,
         description="Also store one marker per alarm occurrence and state, which the history reconciler matches.",
+    )
+    episode_ttl_seconds: int = Field(
+        259200,
+        ge=0,
+        description="An alarm's episode record is forgotten after this long without a notification; 0: no episodes.",
+    )
+    flap_threshold: int = Field(
+        4, ge=1, description="More than this many state changes of one alarm within FLAP_WINDOW_SECONDS: flapping."
+    )
+    flap_window_seconds: int = Field(3600, ge=0, description="The flapping window; 0: never flag flapping.")
+    identity_fields: str | None = Field(
+        None,
+        description="JSON: namespace -> fingerprint fields (policy, subject, object, namespace, region, "
+        "dimensions.<key>); unset namespaces keep the default rule.",
     )
     sweep_max_attempts: int = Field(
         20, ge=1, description="Claims of one outbox record before the sweeper moves it to the quarantine."
@@ -127,6 +142,12 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("identity_fields")
+    @classmethod
+    def _identity_rules(cls, value: str | None) -> str | None:
+        IdentityScheme.from_json(value)  # InvalidScheme is a ValueError: refused at start-up
+        return value
 
     @field_validator("basic_auth")
     @classmethod

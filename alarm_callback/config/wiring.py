@@ -14,6 +14,7 @@ from ..backends.options import AwsOptions, BackendOptions, TencentOptions
 from ..backends.registry import build_publisher, build_quarantine, build_store
 from ..core.auth import Authenticator
 from ..core.errors import ConfigError
+from ..core.identity_scheme import IdentityScheme
 from ..core.outbox import Store
 from ..core.ports import Publisher, Quarantine
 from ..core.receiver import Receiver
@@ -79,6 +80,10 @@ def receiver_from_settings(settings: Settings) -> Receiver:
         store_down=settings.store_down,
         event_source=settings.event_source,
         record_occurrences=settings.record_occurrences,
+        episode_ttl_seconds=settings.episode_ttl_seconds,
+        flap_threshold=settings.flap_threshold,
+        flap_window_seconds=settings.flap_window_seconds,
+        identity=IdentityScheme.from_json(settings.identity_fields),
     )
 
 

@@ -4,6 +4,10 @@ Accepts the CloudEvent JSON itself, and the wrappers it commonly arrives in: an 
 notification (``{"Type": "Notification", "Message": "..."}``, when an SQS queue
 subscribes to the topic without raw delivery) and a Lambda SQS record (``{"body": ...}``).
 Consumers should drop repeats by ``event.id`` (delivery is at-least-once).
+
+CloudEvents lets producers add extension attributes; `decode` drops top-level attributes
+the model does not know (a newer producer's), so this consumer keeps decoding newer
+messages. The alarm itself (``data``) is still validated strictly.
 """
 
 from __future__ import annotations
@@ -25,4 +29,7 @@ def decode(message: str | bytes | dict[str, Any]) -> AlarmEvent:
             payload = json.loads(payload["body"])
         else:
             break
+    if isinstance(payload, dict):
+        known = AlarmEvent.model_fields
+        payload = {name: value for name, value in payload.items() if name in known}
     return AlarmEvent.model_validate(payload)

@@ -23,7 +23,10 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from .episodes import EpisodeMark
+from .identity_scheme import IdentityScheme
 from .message import DEFAULT_SOURCE, Message, encode
+from .models.alarm import Alarm, Episode
 from .normalize import normalize, unknown_alarm
 from .times import load_timezone
 
@@ -39,13 +42,19 @@ def digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 
 
-def stored_callback(body: bytes, decoded: dict[str, Any], received_at: float, source: str) -> str:
-    """The outbox record of a callback: its body (as text), arrival time and source."""
+def stored_callback(
+    body: bytes, decoded: dict[str, Any], received_at: float, source: str, episode: EpisodeMark | None = None
+) -> str:
+    """The outbox record of a callback: its body (as text), arrival time and source, and
+    the episode mark computed once before the claim (so the sweeper never counts again)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:  # JSON in UTF-16/32 (json.loads accepts it): keep it as JSON text
         text = to_json(decoded).decode()
-    return to_json({"kind": "callback", "body": text, "received_at": received_at, "source": source}).decode()
+    record: dict[str, Any] = {"kind": "callback", "body": text, "received_at": received_at, "source": source}
+    if episode is not None:
+        record["episode"] = episode.to_dict()
+    return to_json(record).decode()
 
 
 def stored_event(message: Message) -> str:
@@ -54,17 +63,39 @@ def stored_event(message: Message) -> str:
 
 
 class MessageBuilder:
-    def __init__(self, tz: tzinfo | None = None, event_source: str = DEFAULT_SOURCE) -> None:
+    def __init__(
+        self, tz: tzinfo | None = None, event_source: str = DEFAULT_SOURCE, identity: IdentityScheme | None = None
+    ) -> None:
         self.tz = tz or load_timezone("Asia/Shanghai")
         self.event_source = event_source
+        self.identity = identity or IdentityScheme()
 
-    def build(self, decoded: dict[str, Any], key: str, received_at: float) -> Message:
-        """The message for a decoded callback. Anything that fails while normalizing or
-        encoding forwards the alarm as ``unknown`` with its raw body; `Unencodable` when
-        even that cannot be serialized (the receiver then quarantines the body)."""
+    def normalized(self, decoded: dict[str, Any], key: str, received_at: float) -> Alarm | None:
+        """The normalized alarm, or None when normalizing fails (`build` then forwards it
+        as ``unknown``)."""
+        try:
+            return normalize(decoded, key, self.tz, datetime.fromtimestamp(received_at, timezone.utc), self.identity)
+        except Exception:
+            return None
+
+    def build(
+        self,
+        decoded: dict[str, Any],
+        key: str,
+        received_at: float,
+        episode: EpisodeMark | None = None,
+        alarm: Alarm | None = None,
+    ) -> Message:
+        """The message for a decoded callback (`alarm`: its `normalized` form, when the
+        caller has it). Anything that fails while normalizing or encoding forwards the
+        alarm as ``unknown`` with its raw body; `Unencodable` when even that cannot be
+        serialized (the receiver then quarantines the body)."""
         when = datetime.fromtimestamp(received_at, timezone.utc)
         try:
-            return encode(normalize(decoded, key, self.tz, when), self.event_source)
+            alarm = alarm if alarm is not None else normalize(decoded, key, self.tz, when, self.identity)
+            if episode is not None and alarm.status != "unknown":
+                alarm = alarm.model_copy(update={"episode": episode_of(episode)})
+            return encode(alarm, self.event_source)
         except Exception:  # a normalizer bug or an unserializable value must not lose the alarm
             log.exception("building the message failed; forwarding as unknown", extra={"dedup_key": key})
         try:
@@ -77,7 +108,20 @@ class MessageBuilder:
         record = from_json(stored)
         if isinstance(record, dict) and record.get("kind") == "callback":
             decoded = json.loads(record["body"])
-            return self.build(decoded, key, float(record["received_at"]))
+            mark = record.get("episode")
+            episode = EpisodeMark.from_dict(mark) if isinstance(mark, dict) else None
+            return self.build(decoded, key, float(record["received_at"]), episode)
         if isinstance(record, dict) and record.get("kind") == "event":
             return Message.from_body(record["event"])
         return Message.from_body(stored)  # a CloudEvent stored by an older version
+
+
+def episode_of(mark: EpisodeMark) -> Episode:
+    return Episode(
+        id=mark.id,
+        sequence=mark.sequence,
+        opened_at=datetime.fromtimestamp(mark.opened_at, timezone.utc),
+        state="closed" if mark.state == "closed" else "open",
+        orphan=mark.orphan,
+        flapping=mark.flapping,
+    )

@@ -51,6 +51,9 @@ class Message:
             "policy_id": policy.get("id"),
             "dedup": "skipped" if event.get("dedup") == "skipped" else None,
             "recovered": "true" if event.get("recovered") is True else None,
+            "episode": event.get("episode"),
+            "sequence": event.get("sequence"),
+            "flapping": "true" if event.get("flapping") is True else None,
         }
         first = data.get("first_occur_time")
         try:
@@ -81,6 +84,9 @@ def _attributes(alarm: Alarm, dedup: str, recovered: bool) -> dict[str, str]:
         "policy_id": alarm.policy.id,
         "dedup": "skipped" if dedup == "skipped" else None,
         "recovered": "true" if recovered else None,
+        "episode": alarm.episode.id if alarm.episode else None,
+        "sequence": str(alarm.episode.sequence) if alarm.episode else None,
+        "flapping": "true" if alarm.episode and alarm.episode.flapping else None,
     }
     return {key: value for key, value in found.items() if value}
 
@@ -104,6 +110,11 @@ def to_event(
             "fingerprint": alarm.fingerprint,
             "dedup": dedup,
             "recovered": recovered,
+            "episode": alarm.episode.id if alarm.episode else None,
+            "sequence": alarm.episode.sequence if alarm.episode else None,
+            "orphanresolve": True if alarm.episode and alarm.episode.orphan else None,
+            "identityversion": alarm.identity_version,
+            "flapping": True if alarm.episode and alarm.episode.flapping else None,
             "data": alarm,
         }
     )

@@ -13,7 +13,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .identity import fingerprint, object_id_of, policy_key
+from .identity import object_id_of, policy_key
+from .identity_scheme import IdentityScheme
 from .models.alarm import Alarm, Kind, Status
 from .models.callback import TencentCallback
 from .times import to_utc
@@ -67,7 +68,12 @@ def _kind(callback: TencentCallback) -> Kind:
     return kind  # type: ignore[return-value]
 
 
-def normalize(body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime) -> Alarm:
+_DEFAULT_IDENTITY = IdentityScheme()
+
+
+def normalize(
+    body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime, identity: IdentityScheme | None = None
+) -> Alarm:
     """Build the Alarm for a decoded body whose dedup key is already known.
 
     The Alarm is validated once, as one nested dict: one pass in Rust instead of one
@@ -85,18 +91,23 @@ def normalize(body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime)
     dimensions = obj.dimensions
     object_id = object_id_of(dimensions)
     subject = (cond.metric_name if kind == "metric" else cond.event_name) or ""
+    namespace = obj.namespace or (cond.product_name if kind == "event" else None)
+    identity = identity or _DEFAULT_IDENTITY
     alarm = Alarm.model_validate(
         {
             "id": key,
             "session_id": callback.session_id,
             "status": _status(callback.alarm_status),
             "kind": kind,
-            "fingerprint": fingerprint(
+            "fingerprint": identity.fingerprint(
                 policy_key(policy.policy_id, policy.policy_type, policy.policy_name),
                 f"{kind}:{subject}",
                 object_id,
                 dimensions,
+                namespace,
+                obj.region,
             ),
+            "identity_version": identity.version,
             "level": callback.alarm_level,
             "first_occur_time": to_utc(callback.first_occur_time, tz),
             "recover_time": to_utc(callback.recover_time, tz),
@@ -105,7 +116,7 @@ def normalize(body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime)
                 "id": object_id,
                 "name": _object_name(dimensions),
                 "region": obj.region,
-                "namespace": obj.namespace or (cond.product_name if kind == "event" else None),
+                "namespace": namespace,
                 "dimensions": dimensions,
             },
             "policy": {

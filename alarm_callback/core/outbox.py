@@ -171,6 +171,20 @@ class Store(ABC):
     def pending(self, older_than: float, now: float | None = None, limit: int = 100) -> list[Record]:
         """Pending records last touched more than `older_than` seconds ago, oldest first."""
 
+    # -- episodes (core/episodes.py): one compare-and-swap on a versioned blob per fingerprint --
+
+    def load_episode(self, fingerprint: str) -> tuple[int, str] | None:
+        """The episode record of `fingerprint` as (version, blob), or None when absent.
+        An expired record may still be returned (TTL deletion runs late): the tracker
+        decides expiry from the record itself. Raises StoreError when unreachable."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no episodes")
+
+    def swap_episode(self, fingerprint: str, version: int, blob: str, now: float, ttl_seconds: float) -> bool:
+        """Write `blob` as version ``version + 1`` if the stored version is still `version`
+        (0: no record); False when another writer got there first.
+        The record expires (backend TTL) `ttl_seconds` after `now`."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no episodes")
+
     def purge(self, now: float | None = None) -> int:
         """Delete expired settled records; backends with native TTL need not."""
         return 0

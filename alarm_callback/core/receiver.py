@@ -8,15 +8,18 @@ The order is the guarantee:
    normalization fails, goes out as ``unknown`` with its raw body; one that cannot be
    encoded at all is refused 400 and quarantined), and refuse it 413 (quarantined) when
    it is larger than the configured publishers take: never acked and then stuck;
-4. ``store.claim`` writes the *input* (body, arrival time, source) and the body's digest
+4. with episodes on, advance the alarm's episode (`episodes.EpisodeTracker`: idempotent
+   per dedup key, so a resend never counts twice) and keep its mark with the input;
+   a failure here is a store failure (nothing is durable yet);
+5. ``store.claim`` writes the *input* (body, arrival time, source) and the body's digest
    to the outbox before anything is published; with ``record_occurrences`` the occurrence
    marker is written right after, before the publish, so the reconciler never publishes
    an alarm whose callback is still owed;
-5. publish, then ``store.mark_published``;
-6. ack ``{"sessionId": ..., "retCode": 0}`` (strict JSON, always).
+6. publish, then ``store.mark_published``;
+7. ack ``{"sessionId": ..., "retCode": 0}`` (strict JSON, always).
 
-Once step 4 has succeeded the alarm is durable, so every later failure still acks: the
-record stays ``pending`` and the sweeper publishes it. Before step 4 a failure answers
+Once step 5 has succeeded the alarm is durable, so every later failure still acks: the
+record stays ``pending`` and the sweeper publishes it. Before step 5 a failure answers
 503, which Tencent treats as "resend". When the store itself is down, `store_down`
 decides: publish without dedup (flagged ``dedup: skipped``) or 503.
 
@@ -37,8 +40,10 @@ from datetime import tzinfo
 
 from .auth import Authenticator
 from .build import MessageBuilder, Unencodable, digest, stored_callback
+from .episodes import DEFAULT_EPISODE_TTL, DEFAULT_FLAP_THRESHOLD, DEFAULT_FLAP_WINDOW, EpisodeMark, EpisodeTracker
 from .http import Request, Response
 from .identity import InvalidId, MissingId, dedup_key
+from .identity_scheme import IdentityScheme
 from .limits import MAX_DEPTH, too_deep
 from .message import Message, with_dedup_skipped
 from .outbox import ClaimStatus, Store
@@ -84,6 +89,10 @@ class Receiver:
         store_down: str = "publish",
         event_source: str = "alarm-callback",
         record_occurrences: bool = False,
+        episode_ttl_seconds: float = DEFAULT_EPISODE_TTL,
+        flap_threshold: int = DEFAULT_FLAP_THRESHOLD,
+        flap_window_seconds: float = DEFAULT_FLAP_WINDOW,
+        identity: IdentityScheme | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -94,7 +103,13 @@ class Receiver:
         self.store_down = store_down
         self.event_source = event_source
         self.record_occurrences = record_occurrences
-        self.builder = MessageBuilder(self.tz, event_source)
+        # Episodes are forgotten after this long without a notification; 0 turns them off.
+        self.episodes = (
+            EpisodeTracker(episode_ttl_seconds, flap_threshold, flap_window_seconds)
+            if episode_ttl_seconds > 0
+            else None
+        )
+        self.builder = MessageBuilder(self.tz, event_source, identity)
         # The smallest message size every configured publisher takes (None: no limit).
         self.max_message_bytes: int | None = getattr(publisher, "max_message_bytes", None)
 
@@ -152,8 +167,20 @@ class Receiver:
             code = "missing_id" if isinstance(exc, MissingId) else "invalid_id"
             return self._refuse(400, code, str(exc), body, source, quarantine)
         received_at = round(time.time(), 6)
+        alarm = self.builder.normalized(decoded, key, received_at)
+        episode: EpisodeMark | None = None
+        episode_failed = False
+        if self.episodes is not None and alarm is not None and alarm.status in ("firing", "resolved"):
+            first = alarm.first_occur_time.timestamp() if alarm.first_occur_time else None
+            try:
+                episode = self.episodes.step(self.store, alarm.fingerprint, key, alarm.status, received_at, first)
+            except NotImplementedError:  # a store that keeps no episodes
+                pass
+            except Exception:
+                log.exception("episode update failed", extra={"dedup_key": key})
+                episode_failed = True
         try:
-            message = self.builder.build(decoded, key, received_at)
+            message = self.builder.build(decoded, key, received_at, episode, alarm)
         except Unencodable as exc:
             return self._refuse(400, "unencodable", str(exc), body, source, quarantine)
         size = len(message.body.encode("utf-8", "surrogatepass"))
@@ -161,7 +188,9 @@ class Receiver:
             detail = f"the message would be {size} bytes; the queue takes at most {self.max_message_bytes}"
             return self._refuse(413, "message_too_large", detail, body, source, quarantine)
         ack = Response.json(200, {"sessionId": decoded.get("sessionId", key), "retCode": 0})
-        stored = stored_callback(body, decoded, received_at, source)
+        if episode_failed:  # the store is in trouble: nothing durable yet
+            return self._store_down(key, message, ack)
+        stored = stored_callback(body, decoded, received_at, source, episode)
         return self._hand_off(key, message, stored, digest(body), ack, body, source)
 
     # -- steps -----------------------------------------------------------------------------

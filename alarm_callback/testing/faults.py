@@ -168,6 +168,12 @@ class FaultyStore(Store):
     def get(self, key: str) -> Record | None:
         return self.inner.get(key)
 
+    def load_episode(self, fingerprint: str) -> tuple[int, str] | None:
+        return self.inner.load_episode(fingerprint)
+
+    def swap_episode(self, fingerprint: str, version: int, blob: str, now: float, ttl_seconds: float) -> bool:
+        return self.inner.swap_episode(fingerprint, version, blob, now, ttl_seconds)
+
     def pending(self, older_than: float, now: float | None = None, limit: int = 100) -> list[Record]:
         return self.injector.run("pending", None, lambda: self.inner.pending(older_than, now, limit), StoreError)
 

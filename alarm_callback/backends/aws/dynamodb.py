@@ -18,6 +18,10 @@ A claim is one conditional PutItem whose condition is `Record.claimable` (absent
 or pending past its lease). When it fails, ``ReturnValuesOnConditionCheckFailure=ALL_OLD``
 returns the record in the same call, so a duplicate costs one request.
 
+An alarm's episode record (`Store.load_episode`) is the item ``pk = "episode <fingerprint>"``
+(a space: no dedup key has one) with ``version``, ``blob`` and ``ttl``; it is swapped by
+one UpdateItem conditioned on the version it was read at.
+
 The quarantine can live in the same table (`dynamodb_quarantine`), so a Lambda needs no
 second store.
 """
@@ -51,6 +55,7 @@ _NUMBERS = ("created_at", "updated_at", "expires_at", "lease_until")
 _FRESH = "attribute_not_exists(#pk) OR #expires_at <= :now"
 # A takeover (Record.decide): pending past its lease, same body. Only the lease moves.
 _TAKEOVER = "#status = :pending AND #lease_until <= :now"
+EPISODE_PREFIX = "episode "
 _SAME_BODY = " AND (attribute_not_exists(#digest) OR #digest = :empty OR #digest = :digest)"
 
 
@@ -206,6 +211,45 @@ class DynamoDBStore(Store):
         # The index is eventually consistent: a record published a moment ago may still be
         # listed. The sweeper's claim re-checks it atomically, so that costs one request.
         return [r for r in records if r.status == PENDING]
+
+    def load_episode(self, fingerprint: str) -> tuple[int, str] | None:
+        try:
+            found = self.client.get_item(
+                TableName=self.table, Key={KEY: {"S": EPISODE_PREFIX + fingerprint}}, ConsistentRead=True
+            )
+        except AWS_ERRORS as exc:
+            raise StoreError(f"dynamodb load_episode failed: {error_text(exc)}") from exc
+        item = found.get("Item")
+        return None if item is None else (int(item["version"]["N"]), item["blob"]["S"])
+
+    def swap_episode(self, fingerprint: str, version: int, blob: str, now: float, ttl_seconds: float) -> bool:
+        condition = "attribute_not_exists(#pk)" if version == 0 else "#version = :version"
+        values: dict[str, Any] = {
+            ":next": {"N": str(version + 1)},
+            ":blob": {"S": blob},
+            ":ttl": {"N": str(math.ceil(now + ttl_seconds))},
+        }
+        if version:
+            values[":version"] = {"N": str(version)}
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={KEY: {"S": EPISODE_PREFIX + fingerprint}},
+                UpdateExpression="SET #version = :next, #blob = :blob, #ttl = :ttl",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    "#version": "version",
+                    "#blob": "blob",
+                    "#ttl": TTL,
+                    **({"#pk": KEY} if version == 0 else {}),
+                },
+                ExpressionAttributeValues=values,
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        except AWS_ERRORS as exc:
+            raise StoreError(f"dynamodb swap_episode failed: {error_text(exc)}") from exc
+        return True
 
 
 def number(value: float) -> dict[str, str]:

@@ -9,6 +9,8 @@ Layout, every key under one hash tag so a cluster keeps them in one slot:
 * ``{PREFIX}:r:KEY``: a hash with the `Record` fields. A pending record has no Redis
   expiry (it is still owed to the queue); a published one expires at ``expires_at``.
   Expiry itself is decided from ``expires_at``, as in every store.
+* ``{PREFIX}:e:FINGERPRINT``: the alarm's episode record (version, blob), expiring after
+  the episode TTL without notifications; swapped by a Lua compare-and-swap.
 * ``{PREFIX}:pending``: a sorted set of the pending keys scored by ``updated_at``, the
   sweeper's index, so it never scans the keyspace.
 
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import time
 from typing import Any, cast
 from urllib.parse import SplitResult, parse_qsl, urlencode
@@ -94,6 +97,18 @@ redis.call('PEXPIRE', KEYS[1], math.max(ms, 1))
 return 1
 """
 
+# KEYS: episode hash. ARGV: expected version, blob, ttl in ms. Store.swap_episode as one
+# compare-and-swap; the record expires after ttl without notifications.
+_SWAP_EPISODE = """
+local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+if version ~= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'version', version + 1, 'blob', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[3]), 1))
+return 1
+"""
+
 
 class RedisStore(Store):
     schemes = ("redis", "rediss")
@@ -113,6 +128,7 @@ class RedisStore(Store):
         self._claim_script = client.register_script(_CLAIM)
         self._mark = client.register_script(_MARK_PUBLISHED)
         self._remember_script = client.register_script(_REMEMBER)
+        self._swap_episode = client.register_script(_SWAP_EPISODE)
         self._policy_checked = False
 
     @classmethod
@@ -193,6 +209,23 @@ class RedisStore(Store):
         if policy not in (None, "noeviction"):
             return [f"redis maxmemory-policy is {policy!r}: an evicted pending record is a lost alarm; use noeviction"]
         return []
+
+    def load_episode(self, fingerprint: str) -> tuple[int, str] | None:
+        try:
+            version, blob = cast("list[str | None]", self.client.hmget(self._episode(fingerprint), "version", "blob"))
+        except redis.RedisError as exc:
+            raise StoreError(f"redis load_episode failed: {exc}") from exc
+        return None if version is None or blob is None else (int(version), blob)
+
+    def swap_episode(self, fingerprint: str, version: int, blob: str, now: float, ttl_seconds: float) -> bool:
+        ttl_ms = math.ceil(ttl_seconds * 1000)
+        try:
+            return bool(self._swap_episode(keys=[self._episode(fingerprint)], args=[version, blob, ttl_ms]))
+        except redis.RedisError as exc:
+            raise StoreError(f"redis swap_episode failed: {exc}") from exc
+
+    def _episode(self, fingerprint: str) -> str:
+        return f"{self._tag}:e:{fingerprint}"
 
     def close(self) -> None:
         self.client.close()

@@ -25,6 +25,12 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, updated_at);
+CREATE TABLE IF NOT EXISTS episodes (
+    fingerprint TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
 # Columns added since the first release: a local database made by an older version gets them.
 _ADDED = ("digest TEXT NOT NULL DEFAULT ''", "attempts INTEGER NOT NULL DEFAULT 1")
@@ -54,6 +60,18 @@ ON CONFLICT (key) DO UPDATE SET
     updated_at = excluded.updated_at, expires_at = excluded.expires_at, lease_until = excluded.lease_until,
     digest = excluded.digest, attempts = excluded.attempts
 WHERE outbox.expires_at <= :updated_at
+"""
+
+
+# Store.swap_episode: one conditional write. Version 0 inserts where no row stands; version
+# n updates only the row still at n. SQLite serializes writers, across processes too.
+_INSERT_EPISODE = """
+INSERT INTO episodes (fingerprint, version, blob, expires_at) VALUES (:fingerprint, 1, :blob, :expires_at)
+ON CONFLICT (fingerprint) DO NOTHING
+"""
+_UPDATE_EPISODE = """
+UPDATE episodes SET version = version + 1, blob = :blob, expires_at = :expires_at
+WHERE fingerprint = :fingerprint AND version = :version
 """
 
 
@@ -124,11 +142,30 @@ class SQLiteStore(Store):
             raise StoreError(f"sqlite pending failed: {exc}") from exc
         return [Record(**dict(row)) for row in rows]
 
+    def load_episode(self, fingerprint: str) -> tuple[int, str] | None:
+        try:
+            row = (
+                self.db.connection()
+                .execute("SELECT version, blob FROM episodes WHERE fingerprint = ?", (fingerprint,))
+                .fetchone()
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite load_episode failed: {exc}") from exc
+        return None if row is None else (int(row["version"]), str(row["blob"]))
+
+    def swap_episode(self, fingerprint: str, version: int, blob: str, now: float, ttl_seconds: float) -> bool:
+        args = {"fingerprint": fingerprint, "version": version, "blob": blob, "expires_at": now + ttl_seconds}
+        try:
+            cursor = self.db.connection().execute(_UPDATE_EPISODE if version else _INSERT_EPISODE, args)
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite swap_episode failed: {exc}") from exc
+        return cursor.rowcount == 1
+
     def purge(self, now: float | None = None) -> int:
         now = time.time() if now is None else now
-        cursor = self.db.connection().execute(
-            "DELETE FROM outbox WHERE status != ? AND expires_at <= ?", (PENDING, now)
-        )
+        conn = self.db.connection()
+        cursor = conn.execute("DELETE FROM outbox WHERE status != ? AND expires_at <= ?", (PENDING, now))
+        conn.execute("DELETE FROM episodes WHERE expires_at <= ?", (now,))
         return cursor.rowcount
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 SCHEMA_URI = f"urn:alarm-callback:schema:alarm-event:{SCHEMA_VERSION}"
 EVENT_TYPE_PREFIX = "com.tencentcloud.monitor.alarm."
 
@@ -74,10 +74,24 @@ class Notify(_Strict):
     period_seconds: int | None = None
 
 
+class Episode(_Strict):
+    """The alarm's episode: from the first firing of its fingerprint to the recovery."""
+
+    id: str = Field(description="Same on every notification of one episode (firing, repeats, recovery).")
+    sequence: int = Field(ge=1, description="1 for the opening firing, +1 per notification, the recovery last.")
+    opened_at: datetime = Field(description="First occurrence of the opening firing (UTC).")
+    state: Literal["open", "closed"] = Field(description="'closed' on the recovery.")
+    orphan: bool = Field(False, description="A recovery with no open episode: a one-message episode.")
+    flapping: bool = Field(False, description="The alarm changed state too often lately (see FLAP_* settings).")
+
+
 class Alarm(_Strict):
     """One alarm notification, normalized. Times are UTC."""
 
     schema_version: str = SCHEMA_VERSION
+    identity_version: str = Field(
+        "1", description="Version of the identity scheme the fingerprint was made with ('1': the default rule)."
+    )
     id: str = Field(description="Dedup key: alertId if sent, else sessionId, else the body's id.")
     session_id: str | None = None
     status: Status
@@ -97,6 +111,9 @@ class Alarm(_Strict):
     app_id: str | None = None
     uin: str | None = None
     received_at: datetime
+    episode: Episode | None = Field(
+        None, description="Absent (null) for 'unknown' alarms and when the store keeps no episodes."
+    )
     raw: dict[str, Any] = Field(description="The callback body exactly as received.")
 
 
@@ -119,4 +136,13 @@ class AlarmEvent(_Strict):
         description="'skipped' when the dedup store was unreachable and the alarm was published anyway.",
     )
     recovered: bool = Field(False, description="True when published by the reconciler, not by a callback.")
+    episode: str | None = Field(None, exclude_if=_absent, description="data.episode.id, when the alarm has one.")
+    sequence: int | None = Field(None, exclude_if=_absent, description="data.episode.sequence.")
+    orphanresolve: bool | None = Field(
+        None, exclude_if=_absent, description="True on a recovery that had no open episode; absent otherwise."
+    )
+    identityversion: str = Field("1", description="data.identity_version: the fingerprint's identity scheme.")
+    flapping: bool | None = Field(
+        None, exclude_if=_absent, description="True while the alarm flaps (too many state changes); absent otherwise."
+    )
     data: Alarm

@@ -1,0 +1,290 @@
+"""Issue 15, alarm episodes: the per-fingerprint record, its compare-and-swap on every store,
+concurrency, and the receiver's messages (episode + sequence) end to end."""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
+from alarm_callback.backends.sqlite.store import SQLiteStore
+from alarm_callback.consumer import decode
+from alarm_callback.core.episodes import CLOSED, OPEN, EpisodeMark, EpisodeTracker, advance
+from alarm_callback.core.outbox import Store
+from alarm_callback.core.receiver import Receiver
+from alarm_callback.core.sweeper import sweep
+from tests.conftest import post
+
+T0 = 1_700_000_000.0
+FP = "fp-1"
+
+
+# -- the decision ---------------------------------------------------------------------------
+
+
+def test_advance_opens_counts_closes_and_reopens() -> None:
+    mark, state = advance(None, FP, "a", "firing", T0, 100, opened_at=T0 - 5)
+    assert (mark.sequence, mark.state, mark.opened_at, mark.orphan) == (1, OPEN, T0 - 5, False)
+    assert state is not None
+    repeat, state = advance(state, FP, "b", "firing", T0 + 1, 100)
+    assert (repeat.id, repeat.sequence, repeat.opened_at) == (mark.id, 2, T0 - 5)
+    assert state is not None
+    recovery, state = advance(state, FP, "c", "resolved", T0 + 2, 100)
+    assert (recovery.id, recovery.sequence, recovery.state) == (mark.id, 3, CLOSED)
+    assert state is not None
+    # a resend of any remembered key returns its mark and writes nothing
+    assert advance(state, FP, "b", "firing", T0 + 3, 100) == (repeat, None)
+    again, state = advance(state, FP, "d", "firing", T0 + 4, 100)
+    assert again.id != mark.id and again.sequence == 1 and again.state == OPEN
+    # forgotten after the TTL: a firing opens a new episode
+    assert state is not None
+    late, _ = advance(state, FP, "e", "firing", T0 + 200, 100)
+    assert late.id != again.id and late.sequence == 1
+
+
+def test_advance_orphan_recovery() -> None:
+    mark, state = advance(None, FP, "r", "resolved", T0, 100)
+    assert (mark.sequence, mark.state, mark.orphan) == (1, CLOSED, True)
+    assert state is not None
+    after, _ = advance(state, FP, "f", "firing", T0 + 1, 100)
+    assert (after.sequence, after.state, after.orphan) == (1, OPEN, False) and after.id != mark.id
+
+
+# -- the store contract -----------------------------------------------------------------------
+
+
+def check_episode_semantics(store: Store) -> None:
+    """Every backend: compare-and-swap on a versioned blob, driven by the tracker."""
+    assert store.load_episode("nothing") is None
+    assert store.swap_episode("x", 0, "one", T0, 100) is True
+    assert store.swap_episode("x", 0, "lost", T0, 100) is False
+    assert store.load_episode("x") == (1, "one")
+    assert store.swap_episode("x", 2, "lost", T0, 100) is False
+    assert store.swap_episode("x", 1, "two", T0, 100) is True
+    assert store.load_episode("x") == (2, "two")
+    assert store.swap_episode("absent", 3, "lost", T0, 100) is False
+    assert store.load_episode("absent") is None
+
+    tracker = EpisodeTracker(ttl_seconds=100)
+    marks = [
+        tracker.step(store, FP, key, status, T0 + i)
+        for i, (key, status) in enumerate([("a", "firing"), ("b", "firing"), ("c", "firing"), ("d", "resolved")])
+    ]
+    assert [m.sequence for m in marks] == [1, 2, 3, 4]
+    assert len({m.id for m in marks}) == 1 and marks[-1].state == CLOSED
+    assert tracker.step(store, FP, "b", "firing", T0 + 5) == marks[1]  # a resend: no bump
+    other = tracker.step(store, "fp-2", "z", "firing", T0)
+    assert other.id != marks[0].id and other.sequence == 1
+    reopened = tracker.step(store, FP, "e", "firing", T0 + 6)
+    assert reopened.sequence == 1 and reopened.id != marks[0].id
+
+
+def check_concurrent_steps(make: Callable[[], Store], threads: int = 12) -> None:
+    """Concurrent notifications of one fingerprint each get their own sequence number, and
+    concurrent resends of one key share one."""
+    barrier = threading.Barrier(threads)
+    marks: list[EpisodeMark] = []
+    lock = threading.Lock()
+
+    def worker(i: int) -> None:
+        store = make()
+        barrier.wait()
+        mark = EpisodeTracker(100).step(store, "conc", f"k{i // 2}", "firing", T0 + 1)  # pairs share a key
+        with lock:
+            marks.append(mark)
+
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(60)
+    assert len(marks) == threads
+    assert len({m.id for m in marks}) == 1
+    assert sorted({m.sequence for m in marks}) == list(range(1, threads // 2 + 1))
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    shared = MemoryStore(100)
+
+    def make() -> Store:
+        return shared if request.param == "memory" else SQLiteStore(str(tmp_path / "s.db"), 100)
+
+    yield make
+
+
+def test_episode_semantics(make_store: Callable[[], Store]) -> None:
+    check_episode_semantics(make_store())
+
+
+def test_concurrent_steps_from_threads(make_store: Callable[[], Store]) -> None:
+    check_concurrent_steps(make_store)
+
+
+def test_purge_forgets_episodes(tmp_path: Path) -> None:
+    for store in (MemoryStore(100), SQLiteStore(str(tmp_path / "p.db"), 100)):
+        store.swap_episode("x", 0, "b", T0, 100)
+        store.purge(now=T0 + 50)
+        assert store.load_episode("x") is not None
+        store.purge(now=T0 + 101)
+        assert store.load_episode("x") is None
+
+
+def _step_in_sqlite(path: str, barrier: Any, out: Any, i: int) -> None:
+    barrier.wait()
+    out.put(EpisodeTracker(100).step(SQLiteStore(path), "procs", f"k{i}", "firing", T0).sequence)
+
+
+def check_steps_from_processes(target: Callable[..., None], where: str, n: int = 6) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(where, barrier, out, i)) for i in range(n)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert sorted(out.get(timeout=5) for _ in range(n)) == list(range(1, n + 1))
+
+
+def test_sqlite_steps_from_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    SQLiteStore(path).close()
+    check_steps_from_processes(_step_in_sqlite, path)
+
+
+# -- the receiver: issue 15's done-when ----------------------------------------------------
+
+
+def lifecycle_bodies(sample: dict[str, Any], instance: str = "ins-o9p3rg3m", tag: str = "") -> list[dict[str, Any]]:
+    """A firing, two repeat notifications (new sessionIds) and the recovery of one alarm."""
+    bodies = []
+    for i, status in enumerate([1, 1, 1, 0]):
+        body = copy.deepcopy(sample)
+        body["sessionId"] = f"s{tag}{i}"
+        body["alarmStatus"] = status
+        body["alarmObjInfo"]["dimensions"]["unInstanceId"] = instance
+        body["alarmPolicyInfo"]["conditions"]["alarmNotifyType"] = "continuousAlarm"
+        if status == 0:
+            body["recoverTime"] = "2017-03-09 08:00:00"
+        bodies.append(body)
+    return bodies
+
+
+def check_receiver_lifecycle(store: Store, sample: dict[str, Any]) -> None:
+    publisher = MemoryPublisher()
+    receiver = Receiver(store, publisher, MemoryQuarantine())
+    bodies = lifecycle_bodies(sample)
+    for body in bodies:
+        assert post(receiver, body).status == 200
+        assert post(receiver, body).status == 200  # every notification resent: counted once
+    events = [decode(m.body) for m in publisher.messages]
+    assert [e.sequence for e in events] == [1, 2, 3, 4]
+    assert len({e.episode for e in events}) == 1 and events[0].episode
+    assert [e.data.episode.state for e in events if e.data.episode] == ["open", "open", "open", "closed"]
+    assert {m.attributes["episode"] for m in publisher.messages} == {events[0].episode}
+    assert [m.attributes["sequence"] for m in publisher.messages] == ["1", "2", "3", "4"]
+    assert all(e.data.episode and e.data.episode.opened_at == events[0].data.first_occur_time for e in events)
+    # a second object under the same policy: another episode
+    for body in lifecycle_bodies(sample, "ins-other", "o")[:2]:
+        post(receiver, body)
+    others = [decode(m.body) for m in publisher.messages[4:]]
+    assert [e.sequence for e in others] == [1, 2] and others[0].episode != events[0].episode
+
+
+def test_receiver_lifecycle_memory(metric_sample: dict[str, Any]) -> None:
+    check_receiver_lifecycle(MemoryStore(), metric_sample)
+
+
+def test_receiver_lifecycle_sqlite(metric_sample: dict[str, Any], tmp_path: Path) -> None:
+    check_receiver_lifecycle(SQLiteStore(str(tmp_path / "r.db")), metric_sample)
+
+
+def test_orphan_recovery_is_flagged(metric_sample: dict[str, Any]) -> None:
+    publisher = MemoryPublisher()
+    receiver = Receiver(MemoryStore(), publisher, MemoryQuarantine())
+    post(receiver, lifecycle_bodies(metric_sample)[3])
+    [message] = publisher.messages
+    event = decode(message.body)
+    assert (event.orphanresolve, event.sequence) == (True, 1)
+    assert event.data.episode is not None and event.data.episode.orphan
+
+
+class _Down(Exception):
+    pass
+
+
+class _FailingPublisher(MemoryPublisher):
+    def publish(self, message: Any) -> None:
+        raise _Down("queue down")
+
+
+def test_sweeper_republishes_the_same_episode(metric_sample: dict[str, Any]) -> None:
+    """The mark is stored with the outbox input: the sweeper's message is byte for byte the
+    request's, and never counts the episode again."""
+    store = MemoryStore(lease_seconds=0.0)
+    receiver = Receiver(store, _FailingPublisher(), MemoryQuarantine())
+    first, second = lifecycle_bodies(metric_sample)[:2]
+    post(receiver, first)
+    publisher = MemoryPublisher()
+    assert sweep(store, publisher, receiver.builder).published == 1
+    receiver.publisher = publisher
+    post(receiver, second)
+    events = [decode(m.body) for m in publisher.messages]
+    assert [e.sequence for e in events] == [1, 2]
+    assert len({e.episode for e in events}) == 1
+
+
+def test_episodes_off(metric_sample: dict[str, Any]) -> None:
+    publisher = MemoryPublisher()
+    receiver = Receiver(MemoryStore(), publisher, MemoryQuarantine(), episode_ttl_seconds=0)
+    post(receiver, metric_sample)
+    event = decode(publisher.messages[0].body)
+    assert event.episode is None and event.sequence is None and event.data.episode is None
+    assert "episode" not in publisher.messages[0].body.split('"data"')[0]
+
+
+# -- flapping ----------------------------------------------------------------------------------
+
+
+def test_flapping_after_more_than_n_changes_within_the_window_until_it_calms_down() -> None:
+    state = None
+    flags = []
+    # firing/resolved alternating once a minute: every notification is a state change
+    for i in range(6):
+        mark, state = advance(
+            state, FP, f"k{i}", "firing" if i % 2 == 0 else "resolved", T0 + 60 * i, 1e6, None, 3, 600
+        )
+        flags.append(mark.flapping)
+    assert flags == [False, False, False, True, True, True]
+    # repeats change nothing; once the changes leave the window it calms down
+    late, state = advance(state, FP, "r1", "firing", T0 + 360, 1e6, None, 3, 600)
+    assert late.flapping  # still 4+ changes within 600 s (the firing at 360 s reopened)
+    calm, _ = advance(state, FP, "r2", "firing", T0 + 360 + 600, 1e6, None, 3, 600)
+    assert calm.flapping is False and calm.sequence == 2  # a repeat of the episode opened at 360 s
+
+
+def test_flapping_off_with_a_zero_window() -> None:
+    state = None
+    for i in range(10):
+        mark, state = advance(state, FP, f"k{i}", "firing" if i % 2 == 0 else "resolved", T0 + i, 1e6, None, 1, 0)
+        assert not mark.flapping
+
+
+def test_flapping_messages_are_flagged(metric_sample: dict[str, Any]) -> None:
+    publisher = MemoryPublisher()
+    receiver = Receiver(MemoryStore(), publisher, MemoryQuarantine(), flap_threshold=2, flap_window_seconds=3600)
+    firing, _, _, recovery = lifecycle_bodies(metric_sample)
+    for i in range(4):
+        body = copy.deepcopy(firing if i % 2 == 0 else recovery)
+        body["sessionId"] = f"flap{i}"
+        post(receiver, body)
+    events = [decode(m.body) for m in publisher.messages]
+    assert [e.flapping for e in events] == [None, None, True, True]
+    assert [m.attributes.get("flapping") for m in publisher.messages] == [None, None, "true", "true"]
+    assert events[2].data.episode is not None and events[2].data.episode.flapping
