@@ -5,7 +5,12 @@ Alertmanager down the alarm stays pending in the outbox and the sweeper delivers
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -24,6 +29,8 @@ from alarm_callback.core.message import Message
 from alarm_callback.core.receiver import Receiver
 from alarm_callback.core.sweeper import sweep
 from tests.alertmanager import Alertmanager, parse_time, running
+from tests.conftest import free_port
+from tests.test_server import TOKEN
 
 ALERT = {"alertname": "cpu_usage", "instance": "ins-o9p3rg3m", "policy_id": "policy-n4exeh88"}
 
@@ -148,3 +155,48 @@ def test_unreachable_raises_publish_error() -> None:
     publisher = AlertmanagerPublisher(f"http://127.0.0.1:{free_port()}", timeout=0.5)
     with pytest.raises(PublishError):
         publisher.publish(Message(id="x", body=json.dumps({"id": "x", "data": {}})))
+
+
+@pytest.mark.integration
+def test_through_the_local_server_firing_then_recovery(am: Alertmanager, tmp_path: Any) -> None:
+    """The issue's done-when: `make run`'s server (`alarm-callback serve`) with
+    QUEUE_URL=alertmanager://..., a firing alarm and its recovery over HTTP."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALARM_CALLBACK_")}
+    env.update(
+        ALARM_CALLBACK_TOKEN=TOKEN,
+        ALARM_CALLBACK_STORE_URL=f"sqlite:///{tmp_path}/store.db",
+        ALARM_CALLBACK_QUARANTINE_URL=f"sqlite:///{tmp_path}/quarantine.db",
+        ALARM_CALLBACK_QUEUE_URL=f"alertmanager://{am.address}",
+    )
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "alarm_callback", "serve", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def post(body: bytes) -> Any:
+        request = urllib.request.Request(f"{base}/callback/{TOKEN}", body, method="POST")
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            return json.load(reply)
+
+    try:
+        am.wait_for(lambda: _up(base), message="the local server")
+        assert post(firing_body()) == {"sessionId": "xxxxxxxx", "retCode": 0}
+        assert am.wait_for(lambda: am.find_alert(**ALERT), message="the alert")["status"]["state"] == "active"
+        am.wait_for(lambda: am.find_notification("firing", **ALERT), message="firing webhook")
+        assert post(recovery_body()) == {"sessionId": "recovery-1", "retCode": 0}
+        am.wait_for(lambda: am.find_notification("resolved", **ALERT), message="resolved webhook")
+        assert am.find_alert(**ALERT) is None  # resolved alerts leave the API's list
+    finally:
+        server.terminate()
+        server.wait(10)
+        log.close()
+
+
+def _up(base: str) -> bool:
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=1):
+            return True
+    except (urllib.error.URLError, ConnectionError):
+        return False
