@@ -231,6 +231,8 @@ class Receiver:
     def _store_down(self, key: str, message: Message, ack: Response) -> Result:
         fp = message.fingerprint
         if self.store_down == "publish":
+            if self.record_occurrences:  # the claim may have taken effect unseen (an ambiguous error)
+                remember_occurrence(self.store, message)
             try:
                 self.publisher.publish(with_dedup_skipped(message))
                 return Result(ack, Outcome.UNCHECKED, key, fingerprint=fp)

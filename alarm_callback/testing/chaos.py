@@ -261,9 +261,10 @@ def run(
 
     def reconcile_now() -> None:
         # Production's reconciler leaves the newest occurrences alone (RECONCILE_UNTIL, 5 min)
-        # and sweepers run every minute: an occurrence is older than a lease plus a sweep
-        # before it is reconciled. Modelled by letting the running sweepers have that time.
-        time.sleep(2 * store.lease_seconds + 0.1)
+        # and sweepers run every minute: an occurrence is older than a lease plus a full sweep
+        # before it is reconciled. Modelled by waiting out a lease, then two completed passes.
+        time.sleep(store.lease_seconds + 0.05)
+        sweepers.wait_for_runs(2, timeout=drain_timeout)
         runs_at.append(len(outcomes))
         now, since = history.window()
         for _ in range(100):  # a run that died (Crash) is run again, as the next schedule would
@@ -473,6 +474,17 @@ class Sweepers:
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
+
+    def wait_for_runs(self, more: int, timeout: float) -> None:
+        """Until `more` further sweep runs have completed (the pending backlog was walked)."""
+        with self._lock:
+            target = self.runs + more
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.runs >= target:
+                    return
+            time.sleep(0.01)
 
     def drain(self, store: Store, timeout: float) -> None:
         """Wait until nothing is pending (asked of the unfaulted store)."""
