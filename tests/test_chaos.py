@@ -41,8 +41,8 @@ LEASE = 0.3  # real seconds: the sweepers run in threads against the real clock
 
 
 def assert_invariants(report: ChaosReport) -> None:
-    """Everything `ChaosReport.ok` checks except one id per occurrence, which a known
-    defect breaks (see test_one_id_per_occurrence_across_callback_and_reconciler)."""
+    """Everything `ChaosReport.ok` checks except one id per occurrence, which
+    test_one_id_per_occurrence_across_callback_and_reconciler checks on its own."""
     assert report.lost == 0, report.table()  # acked: published or quarantined as undeliverable
     assert report.unexplained_repeats == 0, report.table()
     assert report.published_not_sent == 0, report.table()

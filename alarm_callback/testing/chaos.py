@@ -219,7 +219,7 @@ def run(
     history_share: float = 0.8,
     newer_records: int = 5,
     max_attempts: int = 8,
-    sweep_budget: float = 0.5,
+    sweep_budget: float = 2.0,  # each sweeper claim is leased this long: a loaded CI machine must not outrun it
     drain_timeout: float = 600.0,
 ) -> ChaosReport:
     """One chaos run, modelled on production (see the module doc). The stream goes out in
@@ -262,8 +262,9 @@ def run(
     def reconcile_now() -> None:
         # Production's reconciler leaves the newest occurrences alone (RECONCILE_UNTIL, 5 min)
         # and sweepers run every minute: an occurrence is older than a lease plus a full sweep
-        # before it is reconciled. Modelled by waiting out a lease, then two completed passes.
-        time.sleep(store.lease_seconds + 0.05)
+        # before it is reconciled. Modelled by waiting out the longest lease (a sweeper that
+        # died mid-run holds its claims for its budget), then two completed passes.
+        time.sleep(max(store.lease_seconds, sweep_budget) + 0.05)
         sweepers.wait_for_runs(2, timeout=drain_timeout)
         runs_at.append(len(outcomes))
         now, since = history.window()
