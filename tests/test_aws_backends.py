@@ -321,19 +321,6 @@ def test_message_body_round_trips_as_json(mocked: None) -> None:
     assert got["Body"] == body
 
 
-def test_chaos_run_on_dynamodb_loses_nothing(table: str) -> None:
-    """The chaos run (faulted store and queue, Tencent's resends, concurrent duplicates,
-    sweeps) on the DynamoDB store under moto: every acked alarm published, no unexplained
-    repeat, the outbox drained. No concurrent duplicates here: moto checks a condition and
-    writes in two steps (see the 16-thread test), so racing claims are DynamoDB's guarantee,
-    not moto's, and are tested there with moto made atomic."""
-    from alarm_callback.testing import chaos
-
-    report = chaos.run(DynamoDBStore(table), n=1000, fault_rate=0.2, seed=7, backend="dynamodb", duplicate_rate=0)
-    assert report.ok, report.table()
-    assert report.sent > 900 and report.acked_not_published == 0 and report.outbox_left == 0
-
-
 # -- issue 15: episodes ---------------------------------------------------------------------
 
 

@@ -113,10 +113,13 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
         clients.reset_clients()
 
 
+@pytest.mark.timeout(900)
 def test_chaos_invariants(store: Store) -> None:
-    report = run(store, n=1000, fault_rate=0.2, seed=7)
+    # moto's server answers a few hundred calls a second on 2 cores: fewer alarms there
+    n = 300 if type(store).__name__ == "DynamoDBStore" else 1000
+    report = run(store, n=n, fault_rate=0.2, seed=7)
     assert_invariants(report)
-    assert report.sent > 900 and report.acked > 0.95 * report.sent
+    assert report.sent > 0.9 * n and report.acked > 0.95 * report.sent
     assert report.repeats_after_unrecorded_handoff > 0  # the ambiguous paths were exercised
 
 
