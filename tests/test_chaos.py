@@ -96,8 +96,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 
         from alarm_callback.backends.aws import clients
         from alarm_callback.backends.aws.dynamodb import DynamoDBStore, table_definition
-        from tests.test_aws_backends import REGION, dummy_credentials
+        from tests.test_aws_backends import REGION, _atomic_moto, dummy_credentials
 
+        # Two sweepers race on claims; moto checks a condition, then writes, so both could
+        # win where DynamoDB lets one. Its server runs in this process: give it the lock.
+        _atomic_moto(monkeypatch)
         endpoint = request.getfixturevalue("moto_endpoint")
         dummy_credentials(monkeypatch)
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)

@@ -25,7 +25,6 @@ from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus, Store
 from alarm_callback.core.ports import Publisher
 from alarm_callback.core.receiver import Outcome, Receiver
 from alarm_callback.core.sweeper import sweep
-from alarm_callback.testing import chaos
 from tests.conftest import post, require_server
 from tests.test_episodes import (
     check_concurrent_steps,
@@ -195,14 +194,6 @@ def test_receiver_and_sweeper_on_redis(prefix: str, metric_sample: dict[str, obj
     assert again.accept(json.dumps(metric_sample).encode()).outcome is Outcome.DUPLICATE
     assert len(queue.messages) == 1
     store.close()
-
-
-def test_chaos_run_on_redis_loses_nothing(prefix: str) -> None:
-    """The chaos run (faulted store and queue, resends, duplicates, sweeps) on the real
-    Redis store: every acked alarm published, no unexplained repeat, the outbox drained."""
-    report = chaos.run(_store(prefix, ttl=86400, lease=10), n=1000, fault_rate=0.2, seed=7, backend="redis")
-    assert report.ok, report.table()
-    assert report.acked_not_published == 0 and report.outbox_left == 0
 
 
 def test_rediss_url_builds_a_tls_client_without_connecting() -> None:
