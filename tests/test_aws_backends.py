@@ -329,8 +329,8 @@ def _atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     lock gives moto the service's atomicity (see the claims test above)."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    lock = threading.Lock()
-    for name in ("put_item", "update_item"):
+    lock = threading.RLock()  # transact_write_items calls put_item inside
+    for name in ("put_item", "update_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
 
         def atomic(self: DynamoDBBackend, *args: Any, _original: Any = original, **kwargs: Any) -> Any:

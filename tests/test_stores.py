@@ -75,6 +75,20 @@ def check_conflicts_markers_and_give_up(store: Store) -> None:
     marker = store.get("occ:1")
     assert marker is not None and (marker.status, marker.message) == (PUBLISHED, "c1")
     assert store.claim("occ:1", "x", now=T0 + 2).status is ClaimStatus.PUBLISHED
+    # a claim writes its occurrence marker in the same atomic step (never pending) ...
+    assert store.claim("m1", "a", now=T0, digest="d1", marker="occ:m1").claimed
+    marker = store.get("occ:m1")
+    assert marker is not None and (marker.status, marker.message) == (PUBLISHED, "m1")
+    assert [r.key for r in store.pending(older_than=0, now=T0 + 50) if r.key.startswith("occ:")] == []
+    # ... never moves a marker another key (or the reconciler) already holds, and still claims
+    assert store.claim("m2", "b", now=T0, digest="d2", marker="occ:m1").claimed
+    held = store.get("occ:m1")
+    assert held is not None and held.message == "m1"
+    # a claim that is lost writes no marker
+    assert store.claim("m1", "a", now=T0 + 1, digest="d1", marker="occ:m1b").status is ClaimStatus.IN_PROGRESS
+    assert store.get("occ:m1b") is None
+    store.mark_published("m1", now=T0 + 1)
+    store.mark_published("m2", now=T0 + 1)
     # undeliverable: out of the outbox, and still remembered as this key's record
     store.claim("u1", "m", now=T0)
     store.mark_published("u1", now=T0 + 1, status=UNDELIVERABLE)

@@ -26,7 +26,7 @@ class MemoryStore(Store):
     def from_url(cls, url: SplitResult, options: BackendOptions) -> MemoryStore:
         return cls(options.ttl_seconds, options.lease_seconds)
 
-    def _claim(self, record: Record, now: float) -> Claim:
+    def _claim(self, record: Record, now: float, marker: Record | None = None) -> Claim:
         with self._lock:
             existing = self._records.get(record.key)
             decision = "new" if existing is None else existing.decide(now, record.digest)
@@ -35,6 +35,8 @@ class MemoryStore(Store):
             if existing is not None and decision == "takeover":
                 record = existing.taken_over(now, record.lease_until - now)
             self._records[record.key] = record
+            if decision == "new" and marker is not None:
+                self._write_marker(marker, now)
             return Claim(ClaimStatus.CLAIMED, record)
 
     def _settle(self, key: str, status: str, now: float) -> None:
@@ -45,11 +47,15 @@ class MemoryStore(Store):
 
     def _remember(self, marker: Record, now: float) -> bool:
         with self._lock:
-            existing = self._records.get(marker.key)
-            if existing is not None and existing.expires_at > now:
-                return False
-            self._records[marker.key] = marker
-            return True
+            return self._write_marker(marker, now)
+
+    def _write_marker(self, marker: Record, now: float) -> bool:
+        """Under the lock: write `marker` unless a live record holds its key."""
+        existing = self._records.get(marker.key)
+        if existing is not None and existing.expires_at > now:
+            return False
+        self._records[marker.key] = marker
+        return True
 
     def get(self, key: str) -> Record | None:
         return self._records.get(key)

@@ -17,14 +17,19 @@ A record per dedup key holds the serialized message and a status:
   `IN_PROGRESS`), or `CONFLICT` when the standing record holds a *different* body under
   the same key. A conflict never overwrites: the receiver quarantines the second body.
 
-Two more record kinds share the table: occurrence **markers** (`remember`), written once,
-``published`` from birth, never pending, so the sweeper never sees them; and
-``undeliverable`` records, which the sweeper gave up on after too many attempts (their
-message is in the quarantine).
+Two more record kinds share the table: occurrence **markers**, ``published`` from birth,
+never pending, so the sweeper never sees them; and ``undeliverable`` records, which the
+sweeper gave up on after too many attempts (their message is in the quarantine).
 
-Backends implement `claim` with their own atomic primitive (conditional put, a Lua script,
-INSERT ... ON CONFLICT) and use `Record.decide` for the decision, so the rule is written
-once.
+A marker tells the history reconciler that an occurrence is owed or delivered under a
+dedup key. A claim that writes a *new* record writes its marker (``claim(marker=...)``)
+in the same atomic step, unless a live record already holds the marker's key: so no
+claim, seen or unseen by its caller, can leave an alarm owed without its marker (the
+reconciler would publish it again under a second id). `remember` writes a marker alone.
+
+Backends implement `_claim` with their own atomic primitive (a lock, one SQLite
+transaction, a Lua script, ``TransactWriteItems``) and use `Record.decide` for the
+decision, so the rule is written once.
 """
 
 from __future__ import annotations
@@ -132,11 +137,14 @@ class Store(ABC):
         *,
         digest: str = "",
         lease_seconds: float | None = None,
+        marker: str | None = None,
     ) -> Claim:
         """Atomically take `key` (see module doc). `lease_seconds` overrides the store's lease
-        (the sweeper covers its whole run). Raises StoreError when unreachable."""
+        (the sweeper covers its whole run). `marker`: the occurrence key whose marker a new
+        record writes in the same step. Raises StoreError when unreachable."""
         now = time.time() if now is None else now
-        return self._claim(self.new_record(key, message, now, digest, lease_seconds), now)
+        record = self.new_record(key, message, now, digest, lease_seconds)
+        return self._claim(record, now, None if marker is None else self.new_marker(marker, key, now))
 
     def mark_published(self, key: str, now: float | None = None, status: str = PUBLISHED) -> None:
         """Record that the message is on the queue (or, with ``status=UNDELIVERABLE``, that
@@ -152,9 +160,11 @@ class Store(ABC):
     # -- what a backend implements, each with its own atomic primitive --------------------
 
     @abstractmethod
-    def _claim(self, record: Record, now: float) -> Claim:
+    def _claim(self, record: Record, now: float, marker: Record | None = None) -> Claim:
         """Write `record` if the key is free, take the standing record over, or report it
-        (`lost_claim`): the decision of `Record.decide`, in one atomic step."""
+        (`lost_claim`): the decision of `Record.decide`, in one atomic step. When `record`
+        is written fresh, `marker` is written in the same step where its key is free (a
+        held marker key never fails the claim)."""
 
     @abstractmethod
     def _settle(self, key: str, status: str, now: float) -> None:

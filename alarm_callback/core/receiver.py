@@ -13,8 +13,8 @@ The order is the guarantee:
    a failure here is a store failure (nothing is durable yet);
 5. ``store.claim`` writes the *input* (body, arrival time, source) and the body's digest
    to the outbox before anything is published; with ``record_occurrences`` the occurrence
-   marker is written right after, before the publish, so the reconciler never publishes
-   an alarm whose callback is still owed;
+   marker is written in the same atomic step, so the reconciler never publishes an alarm
+   whose callback is owed, even when the claim took effect unseen (a lost answer, a crash);
 6. publish, then ``store.mark_published``;
 7. ack ``{"sessionId": ..., "retCode": 0}`` (strict JSON, always).
 
@@ -199,8 +199,9 @@ class Receiver:
         self, key: str, message: Message, stored: str, body_digest: str, ack: Response, body: bytes, source: str
     ) -> Result:
         fp = message.fingerprint
+        marker = message.occurrence if self.record_occurrences else None
         try:
-            claim = self.store.claim(key, stored, digest=body_digest)
+            claim = self.store.claim(key, stored, digest=body_digest, marker=marker)
         except Exception:
             log.exception("store claim failed", extra={"dedup_key": key})
             return self._store_down(key, message, ack)
@@ -215,8 +216,6 @@ class Receiver:
             return Result(ack, Outcome.IN_PROGRESS, key, fingerprint=fp)
         if claim.record.message != stored:  # took over a stale claim: the original alarm goes out
             message = self.builder.rebuild(claim.record.message, key)
-        if self.record_occurrences:
-            remember_occurrence(self.store, message)
         try:
             self.publisher.publish(message)
         except Exception:
@@ -231,7 +230,7 @@ class Receiver:
     def _store_down(self, key: str, message: Message, ack: Response) -> Result:
         fp = message.fingerprint
         if self.store_down == "publish":
-            if self.record_occurrences:  # the claim may have taken effect unseen (an ambiguous error)
+            if self.record_occurrences:  # best effort: the store is in trouble
                 remember_occurrence(self.store, message)
             try:
                 self.publisher.publish(with_dedup_skipped(message))
@@ -267,9 +266,9 @@ class Receiver:
 
 
 def remember_occurrence(store: Store, message: Message) -> None:
-    """Tell the history reconciler this occurrence is owed or delivered (one conditional
-    write, pointing at the dedup key). Best effort: a miss only means the reconciler may
-    publish it again, flagged ``recovered``."""
+    """Tell the history reconciler an occurrence published without a claim (the store was
+    down) is delivered: one conditional write, pointing at the dedup key. Best effort: a
+    miss only means the reconciler may publish it again, flagged ``recovered``."""
     if message.occurrence is None:
         return
     try:

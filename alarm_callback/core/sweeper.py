@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from .build import MessageBuilder
 from .outbox import UNDELIVERABLE, Record, Store
 from .ports import Publisher, Quarantine, Quarantined
-from .receiver import remember_occurrence
 
 log = logging.getLogger("alarm_callback")
 
@@ -50,7 +49,6 @@ def sweep(
     limit: int = 100,
     budget_seconds: float = 50.0,
     max_attempts: int = 20,
-    record_occurrences: bool = False,
 ) -> SweepReport:
     """Publish pending records whose claim lease has run out, until none are left or
     `budget_seconds` have passed. `now` is the run's start (tests move it); every claim is
@@ -77,9 +75,7 @@ def sweep(
                 break
             seen.add(record.key)
             found += 1
-            outcome = _sweep_one(
-                store, publisher, builder, quarantine, record, clock(), remaining(), max_attempts, record_occurrences
-            )
+            outcome = _sweep_one(store, publisher, builder, quarantine, record, clock(), remaining(), max_attempts)
             published += outcome == "published"
             failed += outcome == "failed"
             given_up += outcome == "undeliverable"
@@ -102,7 +98,6 @@ def _sweep_one(
     now: float,
     remaining: float,
     max_attempts: int,
-    record_occurrences: bool,
 ) -> str:
     try:
         claim = store.claim(
@@ -115,10 +110,7 @@ def _sweep_one(
         return "skipped"  # a resend took it over meanwhile
     stored = claim.record
     try:
-        message = builder.rebuild(stored.message, stored.key)
-        if record_occurrences:  # the claimer may have died before writing it (the chaos run saw it)
-            remember_occurrence(store, message)
-        publisher.publish(message)
+        publisher.publish(builder.rebuild(stored.message, stored.key))
     except Exception as exc:
         log.exception("sweep publish failed", extra={"dedup_key": stored.key, "attempts": stored.attempts})
         if stored.attempts >= max_attempts and quarantine is not None:

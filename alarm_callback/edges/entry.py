@@ -118,8 +118,7 @@ def sweep_handler(event: Any = None, context: Any = None) -> dict[str, int]:
     with logs.invocation(logs.request_id_of(context)):
         budget = _remaining_seconds(context)
         report = sweep(current.store, current.publisher, current.builder, quarantine=current.quarantine,
-                       budget_seconds=budget, max_attempts=settings().sweep_max_attempts,
-                       record_occurrences=current.record_occurrences)  # fmt: skip
+                       budget_seconds=budget, max_attempts=settings().sweep_max_attempts)  # fmt: skip
         return asdict(report)
 
 

@@ -242,7 +242,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         receiver.builder,
         quarantine=receiver.quarantine,
         max_attempts=settings.sweep_max_attempts,
-        record_occurrences=settings.record_occurrences,
     )
     if args.json:
         print_json(asdict(report))

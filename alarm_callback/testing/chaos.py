@@ -471,7 +471,6 @@ class Sweepers:
                     limit=200,
                     budget_seconds=self.budget,
                     max_attempts=self.max_attempts,
-                    record_occurrences=True,
                 )
             with self._lock:
                 self.runs += 1

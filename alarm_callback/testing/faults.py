@@ -125,14 +125,17 @@ class FaultyStore(Store):
         self.inner = inner
         self.injector = injector
 
-    def _claim(self, record: Record, now: float) -> Claim:
+    def _claim(self, record: Record, now: float, marker: Record | None = None) -> Claim:
         # An ambiguous claim leaves a pending record while its caller publishes unchecked
         # (STORE_DOWN=publish): the sweeper publishes it again later. A crash after the claim
-        # leaves it pending and unpublished (and, with occurrence markers on, unmarked): no
-        # repeat, the sweeper publishes it once.
+        # leaves it pending and unpublished: no repeat, the sweeper publishes it once. Either
+        # way its occurrence marker was written with it.
         def claim() -> Claim:
             lease = record.lease_until - now
-            return self.inner.claim(record.key, record.message, now, digest=record.digest, lease_seconds=lease)
+            occurrence = None if marker is None else marker.key
+            return self.inner.claim(
+                record.key, record.message, now, digest=record.digest, lease_seconds=lease, marker=occurrence
+            )
 
         try:
             return self.injector.run("claim", record.key, claim, StoreError, unrecorded_on=("ambiguous",))

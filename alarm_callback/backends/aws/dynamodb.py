@@ -16,7 +16,9 @@ Table layout (serverless.yml creates it):
 
 A claim is one conditional PutItem whose condition is `Record.claimable` (absent, expired,
 or pending past its lease). When it fails, ``ReturnValuesOnConditionCheckFailure=ALL_OLD``
-returns the record in the same call, so a duplicate costs one request.
+returns the record in the same call, so a duplicate costs one request. With occurrence
+markers on, a new record and its marker are one ``TransactWriteItems`` of two conditional
+Puts (transactional writes bill twice the write units: 2 x 2 instead of 1 + 1).
 
 An alarm's episode record (`Store.load_episode`) is the item ``pk = "episode <fingerprint>"``
 (a space: no dedup key has one) with ``version``, ``blob`` and ``ttl``; it is swapped by
@@ -42,6 +44,7 @@ from .clients import AWS_ERRORS, client, error_text
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import PutTypeDef
 
 KEY = "pk"
 PENDING_INDEX = "pending"
@@ -81,35 +84,59 @@ class DynamoDBStore(Store):
     def from_url(cls, url: SplitResult, options: BackendOptions) -> DynamoDBStore:
         return cls(url.netloc or url.path.strip("/"), options.ttl_seconds, options.lease_seconds, options=options.aws)
 
-    def _claim(self, record: Record, now: float) -> Claim:
-        """A fresh record is one conditional PutItem; a lost race returns the standing record
-        in the same call (ALL_OLD). Only a takeover costs a second call (a conditional
-        UpdateItem), so the original message is never rewritten."""
+    def _claim(self, record: Record, now: float, marker: Record | None = None) -> Claim:
+        """A fresh record is one conditional PutItem (with a marker: the record's and the
+        marker's conditional Puts in one TransactWriteItems); a lost race returns the
+        standing record in the same call (ALL_OLD). Only a takeover costs a second call (a
+        conditional UpdateItem), so the original message is never rewritten."""
         for _ in range(3):  # the old item can only vanish under TTL deletion: retry
             try:
-                self.client.put_item(
-                    TableName=self.table,
-                    Item={**_item(record), OUTBOX: {"S": PENDING}},
-                    ConditionExpression=_FRESH,
-                    ExpressionAttributeNames={"#pk": KEY, "#expires_at": "expires_at"},
-                    ExpressionAttributeValues={":now": number(now)},
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
+                if marker is None:
+                    self.client.put_item(**self._fresh(record, now))
+                else:
+                    self.client.transact_write_items(
+                        TransactItems=[{"Put": self._fresh(record, now)}, {"Put": self._fresh(marker, now)}]
+                    )
             except self.client.exceptions.ConditionalCheckFailedException as exc:
                 old: Any = exc.response.get("Item")  # ALL_OLD: the record that won
-                existing = _record(old) if isinstance(old, dict) and old else self.get(record.key)
-                if existing is None:
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons: Any = exc.response.get("CancellationReasons") or [{}, {}]
+                if reasons[0].get("Code") != "ConditionalCheckFailed":
+                    # the marker's key is held (the occurrence is owed or delivered already): a
+                    # plain claim; or a conflicting transaction: try again
+                    marker = None if reasons[1].get("Code") == "ConditionalCheckFailed" else marker
                     continue
-                if existing.decide(now, record.digest) == "takeover":
-                    taken = self._take_over(existing, now, record.digest, record.lease_until)
-                    if taken is not None:
-                        return Claim(ClaimStatus.CLAIMED, taken)
-                    continue
-                return self.lost_claim(existing, record.digest)
+                old = reasons[0].get("Item")
             except AWS_ERRORS as exc:
                 raise StoreError(f"dynamodb claim failed: {error_text(exc)}") from exc
-            return Claim(ClaimStatus.CLAIMED, record)
+            else:
+                return Claim(ClaimStatus.CLAIMED, record)
+            existing = _record(old) if isinstance(old, dict) and old else self.get(record.key)
+            if existing is None:
+                continue
+            if existing.decide(now, record.digest) == "takeover":
+                taken = self._take_over(existing, now, record.digest, record.lease_until)
+                if taken is not None:
+                    return Claim(ClaimStatus.CLAIMED, taken)
+                continue
+            return self.lost_claim(existing, record.digest)
         raise StoreError(f"could not claim {record.key!r}")
+
+    def _fresh(self, record: Record, now: float) -> PutTypeDef:
+        """A Put of `record` on the condition that its key is free (absent or expired); when
+        it fails, the standing item comes back (ALL_OLD). A pending record joins the sparse
+        index; a marker is published from birth, with a TTL."""
+        extra = (
+            {OUTBOX: {"S": PENDING}} if record.status == PENDING else {TTL: {"N": str(math.ceil(record.expires_at))}}
+        )
+        return {
+            "TableName": self.table,
+            "Item": {**_item(record), **extra},
+            "ConditionExpression": _FRESH,
+            "ExpressionAttributeNames": {"#pk": KEY, "#expires_at": "expires_at"},
+            "ExpressionAttributeValues": {":now": number(now)},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
 
     def _take_over(self, existing: Record, now: float, digest: str, lease_until: float) -> Record | None:
         values: dict[str, Any] = {":now": number(now), ":pending": {"S": PENDING}, ":lease": number(lease_until)}
@@ -141,13 +168,7 @@ class DynamoDBStore(Store):
 
     def _remember(self, marker: Record, now: float) -> bool:
         try:
-            self.client.put_item(
-                TableName=self.table,
-                Item={**_item(marker), TTL: {"N": str(math.ceil(marker.expires_at))}},
-                ConditionExpression=_FRESH,
-                ExpressionAttributeNames={"#pk": KEY, "#expires_at": "expires_at"},
-                ExpressionAttributeValues={":now": number(now)},
-            )
+            self.client.put_item(**self._fresh(marker, now))
         except self.client.exceptions.ConditionalCheckFailedException:
             return False
         except AWS_ERRORS as exc:

@@ -46,10 +46,29 @@ log = logging.getLogger("alarm_callback")
 DEFAULT_PREFIX = "alarm-callback"
 _TIMEOUTS = {"socket_timeout": "1.0", "socket_connect_timeout": "0.5"}
 
-# KEYS: record, pending index. ARGV: key, message, now, expires_at, lease_until, digest.
-# Record.decide in one step. Returns 1 for a new record, {1, HGETALL} for a takeover (the
-# stored message, digest and created_at are kept) and {0, HGETALL} when the caller lost.
-_CLAIM = """
+# A marker: published from birth, expiring with the dedup TTL; written only where no live
+# record stands. Shared by the claim (a new record's marker) and `remember`.
+_WRITE_MARKER = """
+local function write_marker(key, pointer, now, expires_at)
+  local held = redis.call('HGET', key, 'expires_at')
+  if held and tonumber(held) > tonumber(now) then
+    return 0
+  end
+  redis.call('DEL', key)
+  redis.call('HSET', key, 'status', 'published', 'message', pointer, 'created_at', now,
+    'updated_at', now, 'expires_at', expires_at, 'lease_until', now)
+  redis.call('PEXPIRE', key, math.max(math.floor((tonumber(expires_at) - tonumber(now)) * 1000), 1))
+  return 1
+end
+"""
+
+# KEYS: record, pending index[, marker]. ARGV: key, message, now, expires_at, lease_until,
+# digest. Record.decide in one step. Returns 1 for a new record (its marker written in the
+# same step), {1, HGETALL} for a takeover (the stored message, digest and created_at are
+# kept) and {0, HGETALL} when the caller lost.
+_CLAIM = (
+    _WRITE_MARKER
+    + """
 local status = redis.call('HGET', KEYS[1], 'status')
 local now = tonumber(ARGV[3])
 if status and tonumber(redis.call('HGET', KEYS[1], 'expires_at')) > now then
@@ -67,22 +86,20 @@ redis.call('HSET', KEYS[1], 'status', 'pending', 'message', ARGV[2], 'created_at
   'updated_at', ARGV[3], 'expires_at', ARGV[4], 'lease_until', ARGV[5], 'digest', ARGV[6], 'attempts', 1)
 redis.call('PERSIST', KEYS[1])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-return 1
-"""
-
-# KEYS: record. ARGV: message (the pointer), now, expires_at. A marker: published from
-# birth, expiring with the dedup TTL; written only where no live record stands.
-_REMEMBER = """
-local expires_at = redis.call('HGET', KEYS[1], 'expires_at')
-if expires_at and tonumber(expires_at) > tonumber(ARGV[2]) then
-  return 0
+if KEYS[3] then
+  write_marker(KEYS[3], ARGV[1], ARGV[3], ARGV[4])
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'status', 'published', 'message', ARGV[1], 'created_at', ARGV[2],
-  'updated_at', ARGV[2], 'expires_at', ARGV[3], 'lease_until', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], math.max(math.floor((tonumber(ARGV[3]) - tonumber(ARGV[2])) * 1000), 1))
 return 1
 """
+)
+
+# KEYS: marker. ARGV: the pointer (a dedup key), now, expires_at.
+_REMEMBER = (
+    _WRITE_MARKER
+    + """
+return write_marker(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+"""
+)
 
 # KEYS: record, pending index. ARGV: key, now, status. The record expires at its expires_at.
 _MARK_PUBLISHED = """
@@ -143,11 +160,12 @@ class RedisStore(Store):
     def _key(self, key: str) -> str:
         return f"{self._tag}:r:{key}"
 
-    def _claim(self, record: Record, now: float) -> Claim:
+    def _claim(self, record: Record, now: float, marker: Record | None = None) -> Claim:
         key = record.key
         args = [key, record.message, repr(now), repr(record.expires_at), repr(record.lease_until), record.digest]
+        keys = [self._key(key), self._pending] + ([] if marker is None else [self._key(marker.key)])
         try:
-            result = self._claim_script(keys=[self._key(key), self._pending], args=args)
+            result = self._claim_script(keys=keys, args=args)
         except redis.RedisError as exc:
             raise StoreError(f"redis claim failed: {exc}") from exc
         if result == 1:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from urllib.parse import SplitResult, unquote
 
@@ -33,6 +35,7 @@ class Database:
         self._schema = schema
         self._local = threading.local()
         self._shared: sqlite3.Connection | None = None
+        self._shared_lock = threading.Lock()  # one transaction at a time on the shared connection
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.connection()  # apply the schema now, so errors surface at start-up
@@ -47,6 +50,20 @@ class Database:
             conn = self._open()
             self._local.conn = conn
         return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Several statements as one atomic write. ``BEGIN IMMEDIATE`` takes the write lock
+        up front, so a concurrent writer waits (busy timeout) instead of failing mid-way."""
+        conn = self.connection()
+        with self._shared_lock if self.path == ":memory:" else nullcontext():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import nullcontext
 from dataclasses import asdict
 from urllib.parse import SplitResult
 
@@ -91,11 +92,15 @@ class SQLiteStore(Store):
     def from_url(cls, url: SplitResult, options: BackendOptions) -> SQLiteStore:
         return cls(path_of(url), options.ttl_seconds, options.lease_seconds)
 
-    def _claim(self, record: Record, now: float) -> Claim:
+    def _claim(self, record: Record, now: float, marker: Record | None = None) -> Claim:
+        """One UPSERT; with a marker, the UPSERT and the marker's conditional insert in one
+        transaction (a fresh record has ``attempts`` 1, a takeover more)."""
         try:
-            conn = self.db.connection()
             for _ in range(3):  # the row can only vanish under a concurrent purge: retry
-                row = conn.execute(_CLAIM, asdict(record)).fetchone()
+                with self.db.transaction() if marker is not None else nullcontext(self.db.connection()) as conn:
+                    row = conn.execute(_CLAIM, asdict(record)).fetchone()
+                    if row is not None and marker is not None and row["attempts"] == 1:
+                        conn.execute(_REMEMBER, asdict(marker))
                 if row is not None:
                     return Claim(ClaimStatus.CLAIMED, Record(**dict(row)))
                 existing = self.get(record.key)
