@@ -31,8 +31,10 @@ from alarm_callback.core.receiver import Receiver
 from alarm_callback.core.routing import DROP_URL, Router, parse_routes, parse_targets, shown_url
 from alarm_callback.core.sweeper import sweep
 from alarm_callback.ops.cli import setting_error
+from alarm_callback.reconcile.run import reconcile
 from tests.conftest import post
 from tests.test_episodes import lifecycle_bodies
+from tests.test_reconcile import NOW, FakeHistory, records
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "routing.md"
 
@@ -182,6 +184,24 @@ def test_a_route_failure_names_the_route() -> None:
     router = Router(rules, ["memory://y"], {"memory://x": down, "memory://y": MemoryPublisher()})
     with pytest.raises(PublishError, match="route 'ops': queue down"):
         router.publish(Message("k1", "{}", attributes={"kind": "metric"}))
+
+
+def test_the_reconcilers_messages_route_the_same_way_and_carry_no_episode() -> None:
+    """docs/consuming.md says so: they come from the alarm history, not through the receiver."""
+    rules = parse_routes(
+        '[{"name": "repeats", "match": {"sequence": ">0"}, "to": "memory://episodes"},'
+        ' {"name": "history", "match": {"recovered": true}, "to": "memory://history"}]'
+    )
+    publishers: dict[str, Publisher] = {url: MemoryPublisher() for url in ("memory://episodes", "memory://history")}
+    router = Router(rules, ["memory://episodes"], publishers)
+    report = reconcile(FakeHistory([records()["779d129a"]]), MemoryStore(), router, since=7200, until=300, now=NOW)
+    assert report.items and all(item.outcome == "published" for item in report.items)
+    published = queue(publishers, "memory://history")
+    assert len(published) == len(report.items) and queue(publishers, "memory://episodes") == []
+    for message in published:
+        event = decode(message.body)
+        assert event.recovered and event.episode is None and event.sequence is None and event.data.episode is None
+        assert "episode" not in message.attributes and "sequence" not in message.attributes
 
 
 # -- matching ---------------------------------------------------------------------------------
