@@ -34,6 +34,7 @@ from alarm_callback.ops.cli import setting_error
 from alarm_callback.reconcile.run import reconcile
 from tests.conftest import post
 from tests.test_episodes import lifecycle_bodies
+from tests.test_receiver import FlakyPublisher
 from tests.test_reconcile import NOW, FakeHistory, records
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "routing.md"
@@ -46,27 +47,21 @@ def doc_examples() -> list[dict[str, str]]:
     return [dict(word.split("=", 1) for word in shlex.split(block)) for block in blocks]
 
 
-class Switchable(MemoryPublisher):
-    """A memory queue that refuses messages while `down`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.down = False
-
-    def publish(self, message: Message) -> None:
-        if self.down:
-            raise PublishError("queue down (test)")
-        super().publish(message)
-
-
 def router_for(env: dict[str, str]) -> tuple[Router, dict[str, Publisher]]:
     """The example's rules, validated as Settings does, with every target URL a memory queue."""
     settings = Settings(queue_url=env["ALARM_CALLBACK_QUEUE_URL"], routes=env["ALARM_CALLBACK_ROUTES"])
     rules = parse_routes(settings.routes)
     default = parse_targets(settings.queue_url, "QUEUE_URL")
     urls = dict.fromkeys([*default, *(url for rule in rules for url in rule.targets)])
-    publishers: dict[str, Publisher] = {url: DropPublisher() if url == DROP_URL else Switchable() for url in urls}
+    publishers: dict[str, Publisher] = {url: DropPublisher() if url == DROP_URL else up() for url in urls}
     return Router(rules, default, publishers), publishers
+
+
+def up() -> FlakyPublisher:
+    """A memory queue a test can take down (`down = True`)."""
+    publisher = FlakyPublisher()
+    publisher.down = False
+    return publisher
 
 
 def queue(publishers: dict[str, Publisher], url: str) -> list[Message]:
@@ -161,7 +156,7 @@ def test_a_failed_target_leaves_the_record_pending_and_the_sweeper_delivers_with
     store = make_store()
     receiver = Receiver(store, router, MemoryQuarantine())
     recoveries = publishers["cmq://alarm-recoveries"]
-    assert isinstance(recoveries, Switchable)
+    assert isinstance(recoveries, FlakyPublisher)
     recoveries.down = True
     recovery = lifecycle_bodies(metric_sample)[3]
     assert post(receiver, recovery).status == 200  # acked: durable in the outbox
@@ -178,8 +173,7 @@ def test_a_failed_target_leaves_the_record_pending_and_the_sweeper_delivers_with
 
 
 def test_a_route_failure_names_the_route() -> None:
-    down = Switchable()
-    down.down = True
+    down = FlakyPublisher()
     rules = parse_routes('[{"name": "ops", "match": {"kind": "metric"}, "to": "memory://x"}]')
     router = Router(rules, ["memory://y"], {"memory://x": down, "memory://y": MemoryPublisher()})
     with pytest.raises(PublishError, match="route 'ops': queue down"):

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import ConfigError, PublishError
+from .errors import ConfigError, PublishError, json_setting
 from .message import Message
 from .ports import FanOut, Publisher
 
@@ -109,12 +109,7 @@ def parse_routes(text: str | None) -> tuple[RouteRule, ...]:
     which rule is wrong and why. Unset or blank: no rules (everything takes the default route)."""
     if not text or not text.strip():
         return ()
-    try:
-        raw = json.loads(text)
-    except ValueError as exc:
-        raise ConfigError(f"ROUTES is not JSON: {exc}") from exc
-    if not isinstance(raw, list):
-        raise ConfigError('ROUTES must be a JSON list of rules like {"match": {"status": "resolved"}, "to": "URL"}')
+    raw = json_setting(text, "ROUTES", list, 'a JSON list of rules like {"match": {"status": "resolved"}, "to": "URL"}')
     rules = [_rule(index, item) for index, item in enumerate(raw, start=1)]
     names = [rule.name for rule in rules]
     for name in names:
