@@ -18,13 +18,20 @@ import pytest
 
 from alarm_callback import samples
 from tests.conftest import free_port
+from tests.test_episodes import lifecycle_bodies
 
 CLI = [sys.executable, "-m", "alarm_callback"]
 TOKEN = "t0k-" + "e" * 20
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def extra_env() -> dict[str, str]:
+    """More settings for one test (`@pytest.mark.parametrize("extra_env", [...])`)."""
+    return {}
+
+
+@pytest.fixture
+def env(tmp_path: Path, extra_env: dict[str, str]) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("ALARM_CALLBACK_")}
     return {
         **base,
@@ -32,6 +39,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "ALARM_CALLBACK_QUEUE_URL": f"sqlite:///{tmp_path}/queue.db",
         "ALARM_CALLBACK_QUARANTINE_URL": f"sqlite:///{tmp_path}/quarantine.db",
         "ALARM_CALLBACK_TOKEN": TOKEN,
+        **extra_env,
     }
 
 
@@ -137,3 +145,57 @@ def test_replay_accepts_a_fixed_body(env: dict[str, str], tmp_path: Path) -> Non
     assert json.loads(run(env, "tail", "--json").stdout)["id"] == "xxxxxxxx"
     sweep = run(env, "sweep", "--json")
     assert json.loads(sweep.stdout) == {"found": 0, "published": 0, "failed": 0, "purged": 0, "undeliverable": 0}
+
+
+def queued(env: dict[str, str]) -> list[dict[str, Any]]:
+    tail = run(env, "tail", "--json", "--all")
+    assert tail.returncode == 0, tail.stderr
+    return [json.loads(line) for line in tail.stdout.splitlines()]
+
+
+def post_all(server: str, bodies: list[dict[str, Any]]) -> None:
+    for body in bodies:
+        status, ack = http_post(f"{server}/callback/{TOKEN}", json.dumps(body).encode())
+        assert (status, ack) == (200, {"sessionId": body["sessionId"], "retCode": 0})
+
+
+def test_issue_15_done_when_episodes_over_http(server: str, env: dict[str, str], metric_sample: dict[str, Any]) -> None:
+    """Posting to the local server (as `make run` serves it) a firing alarm, two repeat
+    notifications (new sessionIds; same policy, object and metric; continuousAlarm) and its
+    recovery gives four messages of one episode, sequence 1-4; a second object under the
+    same policy gets another episode."""
+    bodies = lifecycle_bodies(metric_sample)
+    assert {b["alarmPolicyInfo"]["conditions"]["alarmNotifyType"] for b in bodies} == {"continuousAlarm"}
+    post_all(server, bodies + lifecycle_bodies(metric_sample, "ins-other", "o")[:2])
+    events = queued(env)
+    first, other = events[:4], events[4:]
+    assert [e["alarmstatus"] for e in first] == ["firing", "firing", "firing", "resolved"]
+    assert [e["sequence"] for e in first] == [1, 2, 3, 4]
+    assert len({e["episode"] for e in first}) == 1 and first[0]["episode"]
+    assert [e["data"]["episode"]["state"] for e in first] == ["open", "open", "open", "closed"]
+    assert [e["sequence"] for e in other] == [1, 2]
+    assert other[0]["episode"] == other[1]["episode"] != first[0]["episode"]
+
+
+QUIET_REPEATS = [{"name": "quiet-repeats", "match": {"status": "firing", "sequence": ">2"}, "to": "drop://"}]
+
+
+@pytest.mark.parametrize("extra_env", [{"ALARM_CALLBACK_ROUTES": json.dumps(QUIET_REPEATS)}])
+def test_routes_from_the_environment_over_http(
+    server: str, env: dict[str, str], tmp_path: Path, metric_sample: dict[str, Any]
+) -> None:
+    post_all(server, lifecycle_bodies(metric_sample))
+    assert [e["sequence"] for e in queued(env)] == [1, 2, 4]
+    lines = [json.loads(line) for line in (tmp_path / "server.log").read_text().splitlines() if line.startswith("{")]
+    [dropped] = [line for line in lines if line.get("message") == "routed to drop://"]
+    assert (dropped["route"], dropped["dropped"], dropped["dedup_key"]) == ("quiet-repeats", True, "s2")
+
+
+@pytest.mark.parametrize("extra_env", [{"ALARM_CALLBACK_ROUTES": '[{"match": {"sequence": "3rd"}, "to": "drop://"}]'}])
+def test_a_bad_route_stops_the_command_with_one_line(env: dict[str, str]) -> None:
+    result = run(env, "sweep")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "alarm-callback: configuration error: ALARM_CALLBACK_ROUTES: ROUTES rule 1 ('rule-1'): match.sequence "
+        "must be a number, a list of numbers or a comparison like '>3' (>, >=, <, <=, =)"
+    )

@@ -28,6 +28,7 @@ PUBLISHERS: dict[str, str] = {
     "memory": "alarm_callback.backends.memory:MemoryPublisher",
     "sqlite": "alarm_callback.backends.sqlite.queue:SQLiteQueue",
     "stdout": "alarm_callback.backends.stdout:StdoutPublisher",
+    "drop": "alarm_callback.backends.drop:DropPublisher",
     "sqs": "alarm_callback.backends.aws.sqs:SQSPublisher",
     "sns": "alarm_callback.backends.aws.sns:SNSPublisher",
     "cmq": "alarm_callback.backends.tencent.cmq:CMQQueuePublisher",

@@ -19,8 +19,10 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..backends.registry import PUBLISHERS
 from ..core.errors import ConfigError
 from ..core.identity_scheme import IdentityScheme
+from ..core.routing import parse_routes, shown_url
 
 CALLBACK_ROUTE = "/callback"
 MIN_TOKEN_LENGTH = 16
@@ -57,6 +59,12 @@ class Settings(BaseSettings):
     )
     store_url: str = Field("sqlite:///.data/store.db", description="Dedup store and outbox.")
     queue_url: str = Field("sqlite:///.data/queue.db", description="Publisher(s); comma-separated URLs fan out to all.")
+    routes: str | None = Field(
+        None,
+        description="JSON list of routing rules, first match wins: "
+        '[{"name": "...", "match": {"status": "resolved", "sequence": ">3", ...}, "to": ["URL", ...]}]; '
+        "unmatched messages take QUEUE_URL; drop:// discards (logged). See docs/routing.md.",
+    )
     quarantine_url: str = Field("sqlite:///.data/quarantine.db", description="Where unreadable bodies are kept.")
     timezone: str = Field("Asia/Shanghai", description="Zone of the vendor's offset-less times.")
     dedup_ttl_seconds: int = Field(86400, ge=60, description="How long a sessionId is remembered.")
@@ -149,6 +157,20 @@ class Settings(BaseSettings):
         IdentityScheme.from_json(value)  # InvalidScheme is a ValueError: refused at start-up
         return value
 
+    @field_validator("routes")
+    @classmethod
+    def _routing_rules(cls, value: str | None) -> str | None:
+        """A bad rule stops the start, naming the rule; so does a target no backend serves."""
+        for rule in parse_routes(value):
+            for url in rule.targets:
+                scheme = urlsplit(url).scheme
+                if scheme not in PUBLISHERS:
+                    known = ", ".join(f"{name}://" for name in sorted(PUBLISHERS))
+                    raise ConfigError(
+                        f"ROUTES rule {rule.name!r}: unknown URL scheme {scheme!r} in {shown_url(url)!r} ({known})"
+                    )
+        return value
+
     @field_validator("basic_auth")
     @classmethod
     def _user_and_password(cls, value: SecretStr | None) -> SecretStr | None:
@@ -158,14 +180,15 @@ class Settings(BaseSettings):
 
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret, for masking logs: the token, the Basic auth pair and its
-        password, and passwords inside backend URLs (``redis://:pw@host``)."""
+        password, and passwords inside backend URLs (``redis://:pw@host``), routes' targets included."""
         found: list[str] = []
         found += self.accepted_tokens()
         if self.basic_auth is not None:
             pair = self.basic_auth.get_secret_value()
             found += [pair, pair.split(":", 1)[1]]
         found += [os.environ.get(name, "") for name in _CLOUD_SECRETS]
-        for urls in (self.store_url, self.queue_url, self.quarantine_url):
+        targets = [url for rule in parse_routes(self.routes) for url in rule.targets]
+        for urls in (self.store_url, self.queue_url, self.quarantine_url, *targets):
             for url in urls.split(","):
                 password = urlsplit(url.strip()).password
                 if password:

@@ -18,6 +18,7 @@ from ..core.identity_scheme import IdentityScheme
 from ..core.outbox import Store
 from ..core.ports import Publisher, Quarantine
 from ..core.receiver import Receiver
+from ..core.routing import DROP_URL, Router, parse_routes, parse_targets
 from ..core.times import load_timezone
 from .settings import Settings
 
@@ -57,7 +58,16 @@ def store_from_settings(settings: Settings) -> Store:
 
 
 def publisher_from_settings(settings: Settings) -> Publisher:
-    return build_publisher(settings.queue_url, backend_options(settings))
+    """The default route (`QUEUE_URL`: one publisher, or a `FanOut`) alone, or a `Router`
+    over `ROUTES` and the default route when rules are set or the default is ``drop://``
+    (so its drops are logged). Each distinct URL is built once, however many routes name it."""
+    options = backend_options(settings)
+    rules = parse_routes(settings.routes)
+    default = parse_targets(settings.queue_url, "ALARM_CALLBACK_QUEUE_URL")
+    if not rules and default != (DROP_URL,):
+        return build_publisher(settings.queue_url, options)
+    urls = dict.fromkeys([*default, *(url for rule in rules for url in rule.targets)])
+    return Router(rules, default, {url: build_publisher(url, options) for url in urls})
 
 
 def quarantine_from_settings(settings: Settings) -> Quarantine:
@@ -72,7 +82,7 @@ def receiver_from_settings(settings: Settings) -> Receiver:
     options = backend_options(settings)
     return Receiver(
         build_store(settings.store_url, options),
-        build_publisher(settings.queue_url, options),
+        publisher_from_settings(settings),
         build_quarantine(settings.quarantine_url, options),
         authenticator(settings),
         tz=load_timezone(settings.timezone),

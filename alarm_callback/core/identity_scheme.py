@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from .errors import json_setting
 from .identity import fingerprint as default_fingerprint
 
 DEFAULT_VERSION = "1"
@@ -44,12 +45,8 @@ class IdentityScheme:
     def from_json(cls, text: str | None) -> IdentityScheme:
         if not text or not text.strip():
             return cls()
-        try:
-            raw = json.loads(text)
-        except ValueError as exc:
-            raise InvalidScheme(f"IDENTITY_FIELDS is not JSON: {exc}") from exc
-        if not isinstance(raw, dict):
-            raise InvalidScheme("IDENTITY_FIELDS must be a JSON object: namespace -> list of fields")
+        shape = "a JSON object: namespace -> list of fields"
+        raw = json_setting(text, "IDENTITY_FIELDS", dict, shape, InvalidScheme)
         rules: dict[str, tuple[str, ...]] = {}
         for namespace, fields in raw.items():
             if not isinstance(fields, list) or not fields or not all(isinstance(f, str) for f in fields):

@@ -28,7 +28,8 @@ from .quarantine import cmd_quarantine, cmd_quarantine_delete, cmd_quarantine_pu
 from .serve import banner, cmd_serve
 
 __all__ = ["banner", "main"]
-_SECRET_FIELDS = ("token", "previous_token", "basic_auth", "tencent_secret_id", "tencent_secret_key")
+# Values never echoed in a configuration error (ROUTES: its target URLs may hold passwords).
+_SECRET_FIELDS = ("token", "previous_token", "basic_auth", "tencent_secret_id", "tencent_secret_key", "routes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
