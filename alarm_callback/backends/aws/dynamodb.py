@@ -25,7 +25,9 @@ An alarm's episode record (`Store.load_episode`) is the item ``pk = "episode <fi
 one UpdateItem conditioned on the version it was read at.
 
 The quarantine can live in the same table (`dynamodb_quarantine`), so a Lambda needs no
-second store.
+second store. The module is longer than 300 lines because each Store primitive is one
+request with its condition, names and values spelled out; split up, one table's layout
+would be scattered over several modules.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ Layout, every key under one hash tag so a cluster keeps them in one slot:
 * ``{PREFIX}:pending``: a sorted set of the pending keys scored by ``updated_at``, the
   sweeper's index, so it never scans the keyspace.
 
-`claim` and `mark_published` are Lua scripts: the test of `Record.claimable`, the write and
+`claim` and `mark_published` are Lua scripts (`scripts.py`): the test of `Record.claimable`, the write and
 the index update happen in one atomic step. A fresh key is a plain create (what SET NX
 would do); a stale pending or expired record is taken over in the same script, and a lost
 race returns the standing record in the same round trip.
@@ -41,90 +41,11 @@ from redis.retry import Retry
 from ...core.errors import ConfigError, StoreError
 from ...core.outbox import Claim, ClaimStatus, Record, Store
 from ..options import BackendOptions
+from . import scripts
 
 log = logging.getLogger("alarm_callback")
 DEFAULT_PREFIX = "alarm-callback"
 _TIMEOUTS = {"socket_timeout": "1.0", "socket_connect_timeout": "0.5"}
-
-# A marker: published from birth, expiring with the dedup TTL; written only where no live
-# record stands. Shared by the claim (a new record's marker) and `remember`.
-_WRITE_MARKER = """
-local function write_marker(key, pointer, now, expires_at)
-  local held = redis.call('HGET', key, 'expires_at')
-  if held and tonumber(held) > tonumber(now) then
-    return 0
-  end
-  redis.call('DEL', key)
-  redis.call('HSET', key, 'status', 'published', 'message', pointer, 'created_at', now,
-    'updated_at', now, 'expires_at', expires_at, 'lease_until', now)
-  redis.call('PEXPIRE', key, math.max(math.floor((tonumber(expires_at) - tonumber(now)) * 1000), 1))
-  return 1
-end
-"""
-
-# KEYS: record, pending index[, marker]. ARGV: key, message, now, expires_at, lease_until,
-# digest. Record.decide in one step. Returns 1 for a new record (its marker written in the
-# same step), {1, HGETALL} for a takeover (the stored message, digest and created_at are
-# kept) and {0, HGETALL} when the caller lost.
-_CLAIM = (
-    _WRITE_MARKER
-    + """
-local status = redis.call('HGET', KEYS[1], 'status')
-local now = tonumber(ARGV[3])
-if status and tonumber(redis.call('HGET', KEYS[1], 'expires_at')) > now then
-  local stored = redis.call('HGET', KEYS[1], 'digest')
-  local same = ARGV[6] == '' or not stored or stored == '' or stored == ARGV[6]
-  if status == 'pending' and tonumber(redis.call('HGET', KEYS[1], 'lease_until')) <= now and same then
-    redis.call('HSET', KEYS[1], 'updated_at', ARGV[3], 'lease_until', ARGV[5])
-    redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-    redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-    return {1, redis.call('HGETALL', KEYS[1])}
-  end
-  return {0, redis.call('HGETALL', KEYS[1])}
-end
-redis.call('HSET', KEYS[1], 'status', 'pending', 'message', ARGV[2], 'created_at', ARGV[3],
-  'updated_at', ARGV[3], 'expires_at', ARGV[4], 'lease_until', ARGV[5], 'digest', ARGV[6], 'attempts', 1)
-redis.call('PERSIST', KEYS[1])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-if KEYS[3] then
-  write_marker(KEYS[3], ARGV[1], ARGV[3], ARGV[4])
-end
-return 1
-"""
-)
-
-# KEYS: marker. ARGV: the pointer (a dedup key), now, expires_at.
-_REMEMBER = (
-    _WRITE_MARKER
-    + """
-return write_marker(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
-"""
-)
-
-# KEYS: record, pending index. ARGV: key, now, status. The record expires at its expires_at.
-_MARK_PUBLISHED = """
-redis.call('ZREM', KEYS[2], ARGV[1])
-local expires_at = redis.call('HGET', KEYS[1], 'expires_at')
-if not expires_at then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'status', ARGV[3], 'updated_at', ARGV[2])
-local ms = math.floor((tonumber(expires_at) - tonumber(ARGV[2])) * 1000)
-redis.call('PEXPIRE', KEYS[1], math.max(ms, 1))
-return 1
-"""
-
-# KEYS: episode hash. ARGV: expected version, blob, ttl in ms. Store.swap_episode as one
-# compare-and-swap; the record expires after ttl without notifications.
-_SWAP_EPISODE = """
-local version = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
-if version ~= tonumber(ARGV[1]) then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'version', version + 1, 'blob', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[3]), 1))
-return 1
-"""
 
 
 class RedisStore(Store):
@@ -142,10 +63,10 @@ class RedisStore(Store):
         self.prefix = prefix
         self._tag = "{" + prefix + "}"
         self._pending = f"{self._tag}:pending"
-        self._claim_script = client.register_script(_CLAIM)
-        self._mark = client.register_script(_MARK_PUBLISHED)
-        self._remember_script = client.register_script(_REMEMBER)
-        self._swap_episode = client.register_script(_SWAP_EPISODE)
+        self._claim_script = client.register_script(scripts.CLAIM)
+        self._mark = client.register_script(scripts.MARK_PUBLISHED)
+        self._remember_script = client.register_script(scripts.REMEMBER)
+        self._swap_episode = client.register_script(scripts.SWAP_EPISODE)
         self._policy_checked = False
 
     @classmethod
