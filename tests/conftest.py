@@ -3,10 +3,12 @@ green CI means every integration test really ran."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,6 +43,54 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def moto_server_url() -> Iterator[str]:
+    """moto's HTTP server on a free port (its URL), stopped afterwards. Without moto's
+    server extra a local run skips; under CI=true it fails."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        if IN_CI:
+            pytest.fail(f"moto server is not installed ({exc}); CI=true, so integration tests may not skip")
+        pytest.skip(f"moto server is not installed: {exc}")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def deploy_on_memory(monkeypatch: pytest.MonkeyPatch, token: str, *unset: str) -> MemoryPublisher:
+    """The deployed entry point as a cloud function is configured (token and Basic auth),
+    but on memory backends; `unset` names more variables to clear. Returns its queue."""
+    from alarm_callback.edges import entry
+
+    monkeypatch.setenv("ALARM_CALLBACK_TOKEN", token)
+    monkeypatch.setenv("ALARM_CALLBACK_BASIC_AUTH", "tencent:p@ss")
+    for name in ("ALARM_CALLBACK_ALLOW_UNAUTHENTICATED", *unset):
+        monkeypatch.delenv(name, raising=False)
+    memory_backends(monkeypatch)
+    entry.reset()
+    publisher = entry.receiver().publisher
+    assert isinstance(publisher, MemoryPublisher)
+    return publisher
+
+
+def local_env(data: Path, token: str) -> dict[str, str]:
+    """This process's environment without ALARM_CALLBACK_* settings, plus SQLite store,
+    queue and quarantine under `data` and `token`: what a `make run` user has."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ALARM_CALLBACK_")}
+    return {
+        **base,
+        "ALARM_CALLBACK_STORE_URL": f"sqlite:///{data}/store.db",
+        "ALARM_CALLBACK_QUEUE_URL": f"sqlite:///{data}/queue.db",
+        "ALARM_CALLBACK_QUARANTINE_URL": f"sqlite:///{data}/quarantine.db",
+        "ALARM_CALLBACK_TOKEN": token,
+    }
 
 
 @pytest.fixture(scope="session")

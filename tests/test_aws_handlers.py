@@ -22,7 +22,7 @@ from alarm_callback.edges.aws import (
     HttpFallbackAdapter,
     RestApiAdapter,
 )
-from tests.conftest import memory_backends
+from tests.conftest import deploy_on_memory
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws"
 TOKEN = "s3cr3t-token-0123456789"
@@ -43,14 +43,7 @@ def fixture(name: str) -> dict[str, Any]:
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryPublisher]:
     """The deployed entry point, configured like the Lambda but on memory backends."""
-    monkeypatch.setenv("ALARM_CALLBACK_TOKEN", TOKEN)
-    monkeypatch.setenv("ALARM_CALLBACK_BASIC_AUTH", "tencent:p@ss")
-    monkeypatch.delenv("ALARM_CALLBACK_ALLOW_UNAUTHENTICATED", raising=False)
-    memory_backends(monkeypatch)
-    entry.reset()
-    publisher = entry.receiver().publisher
-    assert isinstance(publisher, MemoryPublisher)
-    yield publisher
+    yield deploy_on_memory(monkeypatch, TOKEN)
     entry.reset()
 
 

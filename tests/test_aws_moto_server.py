@@ -24,7 +24,7 @@ from alarm_callback.core.normalize import normalize
 from alarm_callback.core.outbox import PUBLISHED, ClaimStatus
 from alarm_callback.core.times import load_timezone
 from alarm_callback.edges import entry
-from tests.conftest import IN_CI, free_port
+from tests.conftest import moto_server_url
 from tests.test_aws_backends import REGION, dummy_credentials, unique
 
 ACCOUNT = "123456789012"  # moto's default account
@@ -40,19 +40,8 @@ class MotoServer:
 
 @pytest.fixture(scope="module")
 def moto_server() -> Iterator[MotoServer]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:  # moto without the [server] extra
-        if IN_CI:
-            pytest.fail(f"moto server is not installed ({exc}); CI=true, so integration tests may not skip")
-        pytest.skip(f"moto server is not installed: {exc}")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield MotoServer(f"http://127.0.0.1:{port}")
-    finally:
-        server.stop()
+    with moto_server_url() as url:
+        yield MotoServer(url)
 
 
 @dataclass

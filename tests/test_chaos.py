@@ -34,7 +34,7 @@ from alarm_callback.testing.simulator import (
     hostile_items,
     http_transport,
 )
-from tests.conftest import IN_CI, free_port, require_server
+from tests.conftest import free_port, moto_server_url, require_server
 from tests.test_fuzz_adapters import reply_status
 
 LEASE = 0.3  # real seconds: the sweepers run in threads against the real clock
@@ -61,19 +61,8 @@ def assert_invariants(report: ChaosReport) -> None:
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:
-        if IN_CI:
-            pytest.fail(f"moto server is not installed ({exc}); CI=true, so integration tests may not skip")
-        pytest.skip(f"moto server is not installed: {exc}")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_server_url() as url:
+        yield url
 
 
 @pytest.fixture(params=["memory", "sqlite", "redis", "dynamodb"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 import shutil
 import socket
@@ -23,7 +22,7 @@ import pytest
 from alarm_callback import samples
 from alarm_callback.core.ports import Quarantined
 from alarm_callback.ops.example import example_message
-from tests.conftest import free_port
+from tests.conftest import free_port, local_env
 
 ROOT = Path(__file__).resolve().parent.parent
 _SCRIPT = Path(sys.executable).parent / "alarm-callback"
@@ -33,14 +32,7 @@ TOKEN = "cli-" + "f" * 20
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("ALARM_CALLBACK_")}
-    return {
-        **base,
-        "ALARM_CALLBACK_STORE_URL": f"sqlite:///{tmp_path}/.data/store.db",
-        "ALARM_CALLBACK_QUEUE_URL": f"sqlite:///{tmp_path}/.data/queue.db",
-        "ALARM_CALLBACK_QUARANTINE_URL": f"sqlite:///{tmp_path}/.data/quarantine.db",
-        "ALARM_CALLBACK_TOKEN": TOKEN,
-    }
+    return local_env(tmp_path / ".data", TOKEN)
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ and the other CLI commands against what it wrote."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from alarm_callback import samples
-from tests.conftest import free_port
+from tests.conftest import free_port, local_env
 from tests.test_episodes import lifecycle_bodies
 
 CLI = [sys.executable, "-m", "alarm_callback"]
@@ -32,15 +31,7 @@ def extra_env() -> dict[str, str]:
 
 @pytest.fixture
 def env(tmp_path: Path, extra_env: dict[str, str]) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("ALARM_CALLBACK_")}
-    return {
-        **base,
-        "ALARM_CALLBACK_STORE_URL": f"sqlite:///{tmp_path}/store.db",
-        "ALARM_CALLBACK_QUEUE_URL": f"sqlite:///{tmp_path}/queue.db",
-        "ALARM_CALLBACK_QUARANTINE_URL": f"sqlite:///{tmp_path}/quarantine.db",
-        "ALARM_CALLBACK_TOKEN": TOKEN,
-        **extra_env,
-    }
+    return {**local_env(tmp_path, TOKEN), **extra_env}
 
 
 @pytest.fixture
