@@ -83,7 +83,8 @@ class ChaosReport:
     reconciled_published: int = 0  # distinct history-... ids published
     never_acked_reconciled: int = 0  # never-acked alarms the reconciler published
     occurrences_both: int = 0  # occurrences under a callback id AND a history id
-    occurrences_both_explained: int = 0  # the callback's marker write failed / it went out unchecked
+    # the callback went out unchecked (store down: no claim, so no marker; flagged dedup=skipped)
+    occurrences_both_explained: int = 0
     occurrences_both_late_callback: int = 0  # the callback came after the reconciler had published
     occurrences_both_unseen_claim: int = 0  # the callback's claim took effect unseen: no marker
     reconcile_runs: int = 0
@@ -146,7 +147,7 @@ class ChaosReport:
             ("history records (reconciler runs)", f"{self.history_records} ({self.reconcile_runs})"),
             ("history ids published", self.reconciled_published),
             ("occurrences under 2 ids (callback+history)", self.occurrences_both),
-            ("  marker write failed / unchecked", self.occurrences_both_explained),
+            ("  went out unchecked (store down)", self.occurrences_both_explained),
             ("  callback after the reconciler", self.occurrences_both_late_callback),
             ("  unexplained", self.occurrences_both_unexplained),
             ("    of which claim took effect unseen", self.occurrences_both_unseen_claim),
@@ -344,8 +345,8 @@ def run(
             explained += 1
 
     # One id per occurrence: never a callback id and a history id for the same occurrence,
-    # unless the callback's marker could not be written (or it went out unchecked), or the
-    # callback only came after the reconciler had published the occurrence.
+    # unless the callback went out unchecked (the store was down: no claim, no marker, the
+    # message flagged dedup=skipped), or it only came after the reconciler had claimed it.
     callback_occurrences: dict[str, set[str]] = {}
     for key in callback_ids:
         occurrence = occurrence_of.get(key)
@@ -362,7 +363,7 @@ def run(
         early = {k for k in keys if acked_at.get(k, len(outcomes)) < claimed}
         if not early:
             both_late += 1
-        elif occurrence in injector.ledger.unmarked or early & flagged:
+        elif early & flagged:
             both_explained += 1
         elif early & injector.ledger.unseen_claims:
             both_crashed += 1

@@ -46,9 +46,8 @@ class Ledger:
     calls: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
     unrecorded: set[str] = field(default_factory=set)  # keys published but maybe not marked
-    unmarked: set[str] = field(default_factory=set)  # occurrence markers whose write failed
     # claims that took effect while their caller saw none (a crash after it, an ambiguous
-    # failure): that caller never writes the occurrence marker
+    # failure): their occurrence marker must have been written with them
     unseen_claims: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -158,15 +157,9 @@ class FaultyStore(Store):
             raise StoreError("injected ambiguous failure in mark_published (it took effect)")
 
     def _remember(self, marker: Record, now: float) -> bool:
-        try:
-            return self.injector.run(
-                "remember", marker.key, lambda: self.inner.remember(marker.key, marker.message, now), StoreError
-            )
-        except StoreError as exc:
-            if "ambiguous" not in str(exc):  # error/timeout: no marker was written
-                with self.injector.ledger.lock:
-                    self.injector.ledger.unmarked.add(marker.key)
-            raise
+        return self.injector.run(
+            "remember", marker.key, lambda: self.inner.remember(marker.key, marker.message, now), StoreError
+        )
 
     def get(self, key: str) -> Record | None:
         return self.inner.get(key)
