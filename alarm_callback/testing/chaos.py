@@ -7,7 +7,9 @@ when an invariant breaks:
 
 - every acked alarm was published;
 - no id was published twice, except after an unrecorded hand-off (an ambiguous call or a
-  crash after the queue took the message) or as a copy flagged ``dedup: skipped``;
+  crash after the queue took the message, or a hand-off recorded only after its lease ran
+  out, which a deployed function's timeout would have cut short) or as a copy flagged
+  ``dedup: skipped``;
 - nothing unaccounted for: every sent alarm was acked or counted as never acked, every
   published id was sent, every refused body is in the quarantine, the outbox is empty.
 
@@ -70,6 +72,8 @@ class ChaosReport:
     seconds: float
     # production model: markers, reconciler, outage, hostile bodies, newer records, 2 sweepers
     fault_rate: float = 0.0
+    repeats_after_outlived_lease: int = 0  # of the unrecorded: recorded only after the lease ran out
+    unexplained_timelines: dict[str, list[str]] = field(default_factory=dict)  # a few, to debug
     undeliverable: int = 0  # acked, given up by the sweeper, in the quarantine as undeliverable
     refused_quarantined: int = 0  # quarantine items for refused bodies (400/413)
     hostile: dict[str, int] = field(default_factory=dict)
@@ -128,6 +132,7 @@ class ChaosReport:
             ("distinct ids published", self.distinct_published),
             ("repeats published", self.repeats),
             ("  after an unrecorded hand-off", self.repeats_after_unrecorded_handoff),
+            ("    of which recorded after its lease", self.repeats_after_outlived_lease),
             ("  flagged dedup=skipped", self.repeats_flagged_unchecked),
             ("  unexplained", self.unexplained_repeats),
             ("acked: published or undeliverable", self.acked - self.acked_not_published),
@@ -383,8 +388,12 @@ def run(
         distinct_published=len(copies),
         repeats=sum(count - 1 for count in copies.values()),
         repeats_after_unrecorded_handoff=sum(copies[k] - 1 for k in after_unrecorded),
+        repeats_after_outlived_lease=sum(copies[k] - 1 for k in after_unrecorded & injector.ledger.outlived_lease),
         repeats_flagged_unchecked=sum(copies[k] - 1 for k in flagged_repeats),
         unexplained_repeats=sum(copies[k] - 1 for k in repeated - after_unrecorded - flagged_repeats),
+        unexplained_timelines={
+            k: injector.ledger.events.get(k, []) for k in sorted(repeated - after_unrecorded - flagged_repeats)[:5]
+        },
         acked_not_published=len(acked - set(copies) - undeliverable),
         published_not_sent=len(callback_ids - sent)
         + len({k for k in history_ids if k not in set(history.occurrences.values())}),
@@ -586,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chaos run {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, seed {args.seed}")
         print(report.table())
         print("faults: " + ", ".join(f"{k}={v}" for k, v in sorted(report.faults.items())))
+        for key, timeline in report.unexplained_timelines.items():
+            print(f"unexplained repeat {key}:", *timeline, sep="\n  ")
     return 0 if report.ok else 1
 
 

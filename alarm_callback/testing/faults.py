@@ -49,6 +49,10 @@ class Ledger:
     # claims that took effect while their caller saw none (a crash after it, an ambiguous
     # failure): their occurrence marker must have been written with them
     unseen_claims: set[str] = field(default_factory=set)
+    # hand-offs recorded only after their lease ran out (see FaultyStore): a deployed
+    # function would have timed out first, so these count as unrecorded
+    outlived_lease: set[str] = field(default_factory=set)
+    events: dict[str, list[str]] = field(default_factory=dict)  # key -> timeline (`trace`)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def note(self, operation: str, fault: str | None, key: str | None = None, unrecorded: bool = False) -> None:
@@ -58,6 +62,14 @@ class Ledger:
                 self.faults[f"{operation}:{fault}"] += 1
             if unrecorded and key is not None:
                 self.unrecorded.add(key)
+            if key is not None:
+                self.trace(key, f"{operation} {fault or 'ok'}")
+
+    def trace(self, key: str, event: str) -> None:
+        """Keep `event` in the key's timeline (the chaos report prints the timelines of the
+        alarms that break an invariant). Call with the lock held."""
+        now = f"{time.time():.3f}"
+        self.events.setdefault(key, []).append(f"{now} {threading.current_thread().name}: {event}")
 
 
 class Injector:
@@ -123,6 +135,11 @@ class FaultyStore(Store):
         super().__init__(inner.ttl_seconds, inner.lease_seconds)
         self.inner = inner
         self.injector = injector
+        # Per thread (a request or a sweeper run): the lease of each claim it holds. Deployed,
+        # the function's timeout is no longer than the lease, so a hand-off still unrecorded
+        # when its lease runs out has been killed by then; here the thread lives on, so such
+        # a hand-off counts as unrecorded (a takeover may repeat it, under the same id).
+        self._held = threading.local()
 
     def _claim(self, record: Record, now: float, marker: Record | None = None) -> Claim:
         # An ambiguous claim leaves a pending record while its caller publishes unchecked
@@ -137,14 +154,36 @@ class FaultyStore(Store):
             )
 
         try:
-            return self.injector.run("claim", record.key, claim, StoreError, unrecorded_on=("ambiguous",))
+            won = self.injector.run("claim", record.key, claim, StoreError, unrecorded_on=("ambiguous",))
+            if won.claimed:
+                self._leases()[record.key] = won.record.lease_until
+            with self.injector.ledger.lock:
+                lease = f" lease until {won.record.lease_until:.3f}" if won.claimed else ""
+                self.injector.ledger.trace(record.key, f"claim at {now:.3f}: {won.status.value}{lease}")
+            return won
         except (Crash, StoreError) as exc:
             if isinstance(exc, Crash) or "ambiguous" in str(exc):
                 with self.injector.ledger.lock:
                     self.injector.ledger.unseen_claims.add(record.key)
             raise
 
+    def _leases(self) -> dict[str, float]:
+        leases: dict[str, float] | None = getattr(self._held, "leases", None)
+        if leases is None:
+            leases = self._held.leases = {}
+        return leases
+
     def _settle(self, key: str, status: str, now: float) -> None:
+        lease_until = self._leases().pop(key, None)
+        try:
+            self._settle_faulted(key, status, now)
+        finally:
+            if lease_until is not None and time.time() >= lease_until:
+                with self.injector.ledger.lock:
+                    self.injector.ledger.outlived_lease.add(key)
+                    self.injector.ledger.unrecorded.add(key)
+
+    def _settle_faulted(self, key: str, status: str, now: float) -> None:
         fault = self.injector.draw()
         if fault in ("error", "timeout", "crash"):  # the message is out, the record still says pending
             self.injector.ledger.note("mark", fault, key, unrecorded=True)
