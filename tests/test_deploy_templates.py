@@ -71,6 +71,20 @@ def test_serverless_params_size_the_callback() -> None:
     assert "resolve:ssm" not in str(params["offline"]["token"])  # offline never gets the SSM text
 
 
+def test_callback_timeout_is_within_the_claim_lease() -> None:
+    """A resend or the sweeper takes a pending claim over once its lease has run out. The
+    callback function's timeout must end the request first, so no takeover ever races a
+    hand-off still in flight (the chaos run counts a hand-off that outlives its lease as
+    unrecorded for this reason)."""
+    from alarm_callback.config.settings import Settings
+
+    aws = yaml.safe_load((ROOT / "serverless.yml").read_text())
+    lease = float(aws["params"]["default"]["claimLeaseSeconds"])
+    assert aws["functions"]["callback"]["timeout"] <= lease
+    scf = yaml.safe_load((ROOT / "deploy" / "tencent" / "serverless.yml").read_text())
+    assert scf["inputs"]["timeout"] <= Settings.model_fields["claim_lease_seconds"].default
+
+
 def make_dry_run(*args: str) -> str:
     run = subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
