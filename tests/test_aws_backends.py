@@ -25,6 +25,7 @@ from alarm_callback.core.errors import ConfigError, PublishError, QuarantineErro
 from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus
 from alarm_callback.core.ports import Quarantined
+from alarm_callback.testing.moto import atomic_methods
 from tests.test_episodes import check_concurrent_steps, check_episode_semantics, check_receiver_lifecycle
 from tests.test_stores import T0, check_concurrent_claims, check_conflicts_markers_and_give_up, check_store_semantics
 
@@ -329,15 +330,8 @@ def _atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     lock gives moto the service's atomicity (see the claims test above)."""
     from moto.dynamodb.models import DynamoDBBackend
 
-    lock = threading.RLock()  # transact_write_items calls put_item inside
-    for name in ("put_item", "update_item", "transact_write_items"):
-        original = getattr(DynamoDBBackend, name)
-
-        def atomic(self: DynamoDBBackend, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with lock:
-                return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(DynamoDBBackend, name, atomic)
+    for name, method in atomic_methods().items():
+        monkeypatch.setattr(DynamoDBBackend, name, method)
 
 
 def test_dynamodb_episode_semantics(table: str) -> None:

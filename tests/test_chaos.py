@@ -26,6 +26,7 @@ from alarm_callback.edges.asgi import App
 from alarm_callback.edges.base import select
 from alarm_callback.testing.chaos import ChaosReport, run
 from alarm_callback.testing.faults import Crash, FaultyStore, Injector
+from alarm_callback.testing.moto import moto_process
 from alarm_callback.testing.simulator import (
     Simulator,
     Transport,
@@ -34,7 +35,7 @@ from alarm_callback.testing.simulator import (
     hostile_items,
     http_transport,
 )
-from tests.conftest import free_port, moto_server_url, require_server
+from tests.conftest import free_port, require_server
 from tests.test_fuzz_adapters import reply_status
 
 LEASE = 0.3  # real seconds: the sweepers run in threads against the real clock
@@ -61,7 +62,10 @@ def assert_invariants(report: ChaosReport) -> None:
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    with moto_server_url() as url:
+    """moto's server with the service's atomic writes, in its own process (in this one, its
+    threads would share the GIL with the simulator and both sweepers)."""
+    pytest.importorskip("moto.server")
+    with moto_process() as url:
         yield url
 
 
@@ -86,11 +90,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mo
 
         from alarm_callback.backends.aws import clients
         from alarm_callback.backends.aws.dynamodb import DynamoDBStore, table_definition
-        from tests.test_aws_backends import REGION, _atomic_moto, dummy_credentials
+        from tests.test_aws_backends import REGION, dummy_credentials
 
-        # Two sweepers race on claims; moto checks a condition, then writes, so both could
-        # win where DynamoDB lets one. Its server runs in this process: give it the lock.
-        _atomic_moto(monkeypatch)
         endpoint = request.getfixturevalue("moto_endpoint")
         dummy_credentials(monkeypatch)
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import socket
 import sys
 import threading
 import time
@@ -543,18 +542,13 @@ def _moto_table() -> tuple[str, Callable[[], None]]:
     import os
 
     import boto3
-    from moto.server import ThreadedMotoServer
 
     from ..backends.aws import clients
     from ..backends.aws.dynamodb import table_definition
+    from .moto import moto_process
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    server = moto_process()
+    endpoint = server.__enter__()
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 - moto's dummy credentials
@@ -566,7 +560,7 @@ def _moto_table() -> tuple[str, Callable[[], None]]:
     clients.reset_clients()
     table = f"chaos-{uuid.uuid4().hex[:8]}"
     boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint).create_table(**table_definition(table))
-    return f"dynamodb://{table}", server.stop
+    return f"dynamodb://{table}", lambda: server.__exit__(None, None, None)
 
 
 def main(argv: list[str] | None = None) -> int:

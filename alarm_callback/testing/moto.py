@@ -1,0 +1,84 @@
+"""moto's DynamoDB behaving like the service where the guarantee depends on it.
+
+DynamoDB evaluates a write's condition and applies the write as one atomic step. moto
+checks, then writes: under threads two conditional writers can both pass (two sweepers both
+"win" a claim), which the service never allows. `atomic_methods` wraps moto's writes in one
+lock so that a run sees the service's semantics, not moto's race.
+
+A long chaos run also wants moto out of its process: the simulator, two sweepers and
+moto's server in one interpreter share one GIL. `moto_process` starts
+``python -m alarm_callback.testing.moto PORT`` (atomic writes, moto's threaded server) and
+yields its URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess  # nosec B404 - starts this module in a child interpreter
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+
+
+def atomic_methods() -> dict[str, Callable[..., Any]]:
+    """moto's DynamoDB write methods, each wrapped in one shared re-entrant lock (a
+    transaction calls put_item inside). Set them on `DynamoDBBackend` (a test's monkeypatch
+    does it reversibly)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    wrapped: dict[str, Callable[..., Any]] = {}
+    for name in _WRITES:
+        original = getattr(DynamoDBBackend, name)
+
+        def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        wrapped[name] = atomic
+    return wrapped
+
+
+@contextlib.contextmanager
+def moto_process(startup_seconds: float = 30.0) -> Iterator[str]:
+    """moto's server (atomic DynamoDB writes) in a child process on a free port: its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    child = subprocess.Popen([sys.executable, "-m", __name__, str(port)])  # noqa: S603  # nosec B603
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if child.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"moto's server did not start on port {port}") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.server import ThreadedMotoServer
+
+    port = int((argv if argv is not None else sys.argv[1:])[0])
+    for name, method in atomic_methods().items():
+        setattr(DynamoDBBackend, name, method)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    threading.Event().wait()  # until terminated
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
