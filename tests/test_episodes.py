@@ -4,6 +4,8 @@ concurrency, and the receiver's messages (episode + sequence) end to end."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
@@ -15,7 +17,7 @@ import pytest
 from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
 from alarm_callback.backends.sqlite.store import SQLiteStore
 from alarm_callback.consumer import decode
-from alarm_callback.core.episodes import CLOSED, OPEN, EpisodeMark, EpisodeTracker, advance
+from alarm_callback.core.episodes import CLOSED, OPEN, EpisodeMark, EpisodeState, EpisodeTracker, advance
 from alarm_callback.core.outbox import Store
 from alarm_callback.core.receiver import Receiver
 from alarm_callback.core.sweeper import sweep
@@ -288,3 +290,16 @@ def test_flapping_messages_are_flagged(metric_sample: dict[str, Any]) -> None:
     assert [e.flapping for e in events] == [None, None, True, True]
     assert [m.attributes.get("flapping") for m in publisher.messages] == [None, None, "true", "true"]
     assert events[2].data.episode is not None and events[2].data.episode.flapping
+
+
+def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
+    """`to_dict`/`dumps` spell the fields out (no `asdict` deep copy): same text as before."""
+    marks = [EpisodeMark(f"e{i}", i + 1, 1767225600.5 + i, OPEN, orphan=i == 2, flapping=i > 3) for i in range(16)]
+    state = EpisodeState(
+        "e0", 1767225600.5, 1767229200.25, 16, OPEN, [(f"k{i}", m) for i, m in enumerate(marks)], [1.5]
+    )
+    old = dataclasses.asdict(state)
+    old["recent"] = [[key, dataclasses.asdict(mark)] for key, mark in state.recent]
+    assert state.dumps() == json.dumps(old, separators=(",", ":"), sort_keys=True)
+    assert [json.dumps(m.to_dict()) for m in marks] == [json.dumps(dataclasses.asdict(m)) for m in marks]
+    assert EpisodeState.loads(state.dumps()) == state

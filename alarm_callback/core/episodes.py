@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -69,7 +69,16 @@ class EpisodeMark:
     flapping: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Spelled out, in field order: `dataclasses.asdict` deep-copies field by field, and
+        # an episode record serializes 16 of these per notification.
+        return {
+            "id": self.id,
+            "sequence": self.sequence,
+            "opened_at": self.opened_at,
+            "state": self.state,
+            "orphan": self.orphan,
+            "flapping": self.flapping,
+        }
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> EpisodeMark:
@@ -96,8 +105,15 @@ class EpisodeState:
     changes: list[float] = field(default_factory=list)  # state changes within the flap window
 
     def dumps(self) -> str:
-        data = asdict(self)
-        data["recent"] = [[key, mark.to_dict()] for key, mark in self.recent]
+        data = {
+            "id": self.id,
+            "opened_at": self.opened_at,
+            "last_at": self.last_at,
+            "count": self.count,
+            "state": self.state,
+            "recent": [[key, mark.to_dict()] for key, mark in self.recent],
+            "changes": list(self.changes),
+        }
         return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
     @classmethod
