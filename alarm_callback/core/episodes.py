@@ -46,6 +46,7 @@ OPEN = "open"
 CLOSED = "closed"
 RECENT = 16  # dedup keys whose marks an episode record remembers
 MAX_SWAPS = 50
+WRITTEN_KEPT = 64  # records an EpisodeTracker keeps parsed (~10 KB each)
 DEFAULT_EPISODE_TTL = 259200.0  # 3 days without a notification: the episode is forgotten
 DEFAULT_FLAP_THRESHOLD = 4  # more than 4 state changes ...
 DEFAULT_FLAP_WINDOW = 3600.0  # ... within an hour: flapping
@@ -195,6 +196,10 @@ class EpisodeTracker:
         self.ttl_seconds = ttl_seconds
         self.flap_threshold = flap_threshold
         self.flap_window = flap_window
+        # The records this tracker wrote last, by their text: reading one back (the next
+        # notification of the same alarm in a warm container) skips `EpisodeState.loads`, the
+        # largest part of a step. A record is a pure function of its text, and frozen.
+        self._written: dict[str, EpisodeState] = {}
 
     def step(
         self,
@@ -207,7 +212,7 @@ class EpisodeTracker:
     ) -> EpisodeMark:
         for _ in range(MAX_SWAPS):
             loaded = store.load_episode(fingerprint)
-            version, current = (0, None) if loaded is None else (loaded[0], EpisodeState.loads(loaded[1]))
+            version, current = (0, None) if loaded is None else (loaded[0], self._read(loaded[1]))
             mark, new = advance(
                 current,
                 fingerprint,
@@ -221,6 +226,14 @@ class EpisodeTracker:
             )
             if new is None:
                 return mark
-            if store.swap_episode(fingerprint, version, new.dumps(), now, self.ttl_seconds):
+            blob = new.dumps()
+            if store.swap_episode(fingerprint, version, blob, now, self.ttl_seconds):
+                if len(self._written) >= WRITTEN_KEPT:
+                    self._written.clear()
+                self._written[blob] = new
                 return mark
         raise EpisodeContention(f"episode of {fingerprint!r}: {MAX_SWAPS} swaps lost")
+
+    def _read(self, blob: str) -> EpisodeState:
+        state = self._written.get(blob)
+        return state if state is not None else EpisodeState.loads(blob)
