@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from . import logline
 from .auth import Authenticator
 from .build import MessageBuilder, Unencodable, digest, stored_callback
 from .episodes import DEFAULT_EPISODE_TTL, DEFAULT_FLAP_THRESHOLD, DEFAULT_FLAP_WINDOW, EpisodeMark, EpisodeTracker
@@ -118,10 +119,10 @@ class Receiver:
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         result = self._handle(request)
-        log.info(
-            "callback %s",
-            result.outcome.value,
-            extra={
+        logline.info(
+            log,
+            f"callback {result.outcome.value}",
+            {
                 "outcome": result.outcome.value,
                 "status_code": result.response.status,
                 "reason": result.reason,
