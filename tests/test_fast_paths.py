@@ -20,6 +20,7 @@ from alarm_callback.config.logs import _timestamp
 from alarm_callback.core.identity import dedup_key
 from alarm_callback.core.limits import MAX_DEPTH, too_deep
 from alarm_callback.core.message import encode, to_event
+from alarm_callback.core.models.alarm import AlarmEvent, Episode
 from alarm_callback.core.normalize import normalize
 from alarm_callback.core.times import load_timezone
 
@@ -50,6 +51,29 @@ def test_encode_is_the_envelope_models_json(body: dict[str, Any]) -> None:
         event = to_event(alarm, "src", dedup=dedup, recovered=dedup == "skipped")  # type: ignore[arg-type]
         assert message.body == event.model_dump_json()
         assert json.loads(message.body)["data"]["raw"] == body
+
+
+@pytest.mark.parametrize(
+    "episode",
+    [
+        None,
+        Episode(id="e1", sequence=1, opened_at=NOW, state="open"),
+        Episode(id="e1", sequence=4, opened_at=NOW, state="closed", flapping=True),
+        Episode(id="e2", sequence=1, opened_at=NOW, state="closed", orphan=True),
+    ],
+)
+def test_the_envelope_dict_is_the_envelope_model(episode: Episode | None) -> None:
+    """`encode` builds the envelope as a dict for `to_json`: it must be `AlarmEvent`'s dump,
+    field for field and in order (a field added to the model fails here until added there)."""
+    for body in [*SAMPLES[:3], {"sessionId": "no-object"}]:
+        alarm = normalize(body, dedup_key(body), load_timezone("Asia/Shanghai"), NOW)
+        alarm = alarm.model_copy(update={"episode": episode})
+        for dedup, recovered in (("checked", False), ("skipped", True)):
+            message = encode(alarm, "src", dedup=dedup, recovered=recovered)  # type: ignore[arg-type]
+            event = to_event(alarm, "src", dedup=dedup, recovered=recovered)  # type: ignore[arg-type]
+            assert message.body == event.model_dump_json()
+            fields = list(AlarmEvent.model_fields)
+            assert list(json.loads(message.body)) == [f for f in fields if f in json.loads(message.body)]
 
 
 @FUZZ
