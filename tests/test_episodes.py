@@ -293,7 +293,8 @@ def test_flapping_messages_are_flagged(metric_sample: dict[str, Any]) -> None:
 
 
 def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
-    """`to_dict`/`dumps` spell the fields out (no `asdict` deep copy): same text as before."""
+    """`to_dict`/`dumps` spell the fields out (no `asdict` deep copy) and `dumps` writes with
+    `pydantic_core.to_json`: the same text `json.dumps(asdict, sort_keys=True)` wrote."""
     marks = [EpisodeMark(f"e{i}", i + 1, 1767225600.5 + i, OPEN, orphan=i == 2, flapping=i > 3) for i in range(16)]
     state = EpisodeState(
         "e0", 1767225600.5, 1767229200.25, 16, OPEN, [(f"k{i}", m) for i, m in enumerate(marks)], [1.5]
@@ -303,3 +304,15 @@ def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
     assert state.dumps() == json.dumps(old, separators=(",", ":"), sort_keys=True)
     assert [json.dumps(m.to_dict()) for m in marks] == [json.dumps(dataclasses.asdict(m)) for m in marks]
     assert EpisodeState.loads(state.dumps()) == state
+    tiny = EpisodeState("e0", 1e-05, 0.1, 1, CLOSED, [], [])  # not a time: other text, same value
+    assert EpisodeState.loads(tiny.dumps()) == tiny
+
+
+def test_a_tracker_reads_back_what_it_wrote_and_parses_what_others_wrote() -> None:
+    store = MemoryStore()
+    mine, other = EpisodeTracker(), EpisodeTracker()
+    assert mine.step(store, "fp", "k1", "firing", 100.0).sequence == 1
+    assert other.step(store, "fp", "k2", "firing", 101.0).sequence == 2  # parses mine's record
+    assert mine.step(store, "fp", "k3", "firing", 102.0).sequence == 3  # text differs: parses other's
+    assert mine.step(store, "fp", "k4", "resolved", 103.0).sequence == 4  # its own, kept
+    assert mine.step(store, "fp", "k1", "firing", 104.0).sequence == 1  # a resend: the remembered mark

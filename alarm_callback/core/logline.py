@@ -15,10 +15,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Protocol, TextIO, runtime_checkable
+from typing import Protocol, TextIO
 
 
-@runtime_checkable
 class FieldsFormatter(Protocol):
     def format_fields(
         self, created: float, levelname: str, name: str, message: str, fields: Mapping[str, object]
@@ -59,7 +58,7 @@ def _direct(logger: logging.Logger) -> list[logging.StreamHandler[TextIO]] | Non
             type(handler) is not logging.StreamHandler
             or handler.filters
             or handler.level > logging.INFO
-            or not isinstance(handler.formatter, FieldsFormatter)
+            or not callable(getattr(handler.formatter, "format_fields", None))  # a FieldsFormatter
         ):
             return None
         handlers.append(handler)
