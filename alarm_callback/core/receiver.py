@@ -168,20 +168,23 @@ class Receiver:
             code = "missing_id" if isinstance(exc, MissingId) else "invalid_id"
             return self._refuse(400, code, str(exc), body, source, quarantine)
         received_at = round(time.time(), 6)
-        alarm = self.builder.normalized(decoded, key, received_at)
+        fields = self.builder.fields(decoded, key, received_at)  # validated once, by build
         episode: EpisodeMark | None = None
         episode_failed = False
-        if self.episodes is not None and alarm is not None and alarm.status in ("firing", "resolved"):
-            first = alarm.first_occur_time.timestamp() if alarm.first_occur_time else None
+        if self.episodes is not None and fields is not None and fields["status"] in ("firing", "resolved"):
+            first_time = fields["first_occur_time"]
+            first = first_time.timestamp() if first_time else None
             try:
-                episode = self.episodes.step(self.store, alarm.fingerprint, key, alarm.status, received_at, first)
+                episode = self.episodes.step(
+                    self.store, fields["fingerprint"], key, fields["status"], received_at, first
+                )
             except NotImplementedError:  # a store that keeps no episodes
                 pass
             except Exception:
                 log.exception("episode update failed", extra={"dedup_key": key})
                 episode_failed = True
         try:
-            message = self.builder.build(decoded, key, received_at, episode, alarm)
+            message = self.builder.build(decoded, key, received_at, episode, fields)
         except Unencodable as exc:
             return self._refuse(400, "unencodable", str(exc), body, source, quarantine)
         size = len(message.body.encode("utf-8", "surrogatepass"))
