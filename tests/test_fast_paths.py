@@ -96,3 +96,44 @@ def test_too_deep_is_the_nesting_depth(body: dict[str, Any], extra: int) -> None
     for _ in range(extra):
         body = {"k": [body]} if extra % 2 else {"k": body}
     assert too_deep(body) == (_depth(body) > MAX_DEPTH)
+
+
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.floats(allow_nan=False),
+        st.text(max_size=12),
+    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@FUZZ
+@given(json_values, st.booleans(), st.sampled_from(["utf-8", "utf-16", "utf-8-sig"]))
+def test_decode_reads_what_json_loads_reads(value: Any, ascii: bool, encoding: str) -> None:
+    """`build.decode` takes `pydantic_core.from_json` where it can: same values, same types."""
+    from alarm_callback.core.build import decode
+
+    body = json.dumps(value, ensure_ascii=ascii).encode(encoding, "surrogatepass")
+    assert repr(decode(body)) == repr(json.loads(body))
+
+
+@FUZZ
+@given(
+    st.binary(max_size=40) | st.text(alphabet='{}[]",:0123456789.eE+-\\unatrflsNIy \n\t', max_size=30).map(str.encode)
+)
+def test_decode_fails_as_json_loads_fails(body: bytes) -> None:
+    from alarm_callback.core.build import decode
+
+    try:
+        expected: Any = repr(json.loads(body))
+    except (ValueError, RecursionError) as exc:
+        expected = (type(exc), str(exc))
+    try:
+        found: Any = repr(decode(body))
+    except (ValueError, RecursionError) as exc:
+        found = (type(exc), str(exc))
+    assert found == expected

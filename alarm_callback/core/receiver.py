@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -40,7 +39,7 @@ from datetime import tzinfo
 
 from . import logline
 from .auth import Authenticator
-from .build import MessageBuilder, Unencodable, digest, stored_callback
+from .build import MessageBuilder, Unencodable, decode, digest, stored_callback
 from .episodes import DEFAULT_EPISODE_TTL, DEFAULT_FLAP_THRESHOLD, DEFAULT_FLAP_WINDOW, EpisodeMark, EpisodeTracker
 from .http import Request, Response
 from .identity import InvalidId, MissingId, dedup_key
@@ -152,7 +151,7 @@ class Receiver:
     def accept(self, body: bytes, *, source: str = "unknown", quarantine: bool = True) -> Result:
         """Everything after authentication. `replay` calls this with ``quarantine=False``."""
         try:
-            decoded = json.loads(body)
+            decoded = decode(body)
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
             return self._refuse(400, "invalid_json", f"body is not JSON: {_short(exc)}", body, source, quarantine)
         if not isinstance(decoded, dict):
