@@ -137,3 +137,10 @@ def test_replay_accepts_a_fixed_body(env: dict[str, str], tmp_path: Path) -> Non
     assert json.loads(run(env, "tail", "--json").stdout)["id"] == "xxxxxxxx"
     sweep = run(env, "sweep", "--json")
     assert json.loads(sweep.stdout) == {"found": 0, "published": 0, "failed": 0, "purged": 0, "undeliverable": 0}
+
+
+def test_serve_runs_on_uvloop_and_httptools() -> None:
+    """The `local` extra (uvicorn[standard], in requirements-dev.txt) is the served stack."""
+    from alarm_callback.ops.serve import served_stack
+
+    assert served_stack() == ("uvloop", "httptools")
