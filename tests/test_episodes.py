@@ -294,14 +294,16 @@ def test_flapping_messages_are_flagged(metric_sample: dict[str, Any]) -> None:
 
 def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
     """`to_dict`/`dumps` spell the fields out (no `asdict` deep copy) and `dumps` writes with
-    `pydantic_core.to_json`: the same text `json.dumps(asdict, sort_keys=True)` wrote."""
+    `pydantic_core.to_json`: the JSON `json.dumps(asdict, sort_keys=True)` wrote, a mark's keys
+    in field order."""
     marks = [EpisodeMark(f"e{i}", i + 1, 1767225600.5 + i, OPEN, orphan=i == 2, flapping=i > 3) for i in range(16)]
     state = EpisodeState(
         "e0", 1767225600.5, 1767229200.25, 16, OPEN, [(f"k{i}", m) for i, m in enumerate(marks)], [1.5]
     )
     old = dataclasses.asdict(state)
     old["recent"] = [[key, dataclasses.asdict(mark)] for key, mark in state.recent]
-    assert state.dumps() == json.dumps(old, separators=(",", ":"), sort_keys=True)
+    assert json.loads(state.dumps()) == json.loads(json.dumps(old, separators=(",", ":"), sort_keys=True))
+    assert list(json.loads(state.dumps())) == sorted(old)
     assert [json.dumps(m.to_dict()) for m in marks] == [json.dumps(dataclasses.asdict(m)) for m in marks]
     assert EpisodeState.loads(state.dumps()) == state
     tiny = EpisodeState("e0", 1e-05, 0.1, 1, CLOSED, [], [])  # not a time: other text, same value

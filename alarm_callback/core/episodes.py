@@ -83,17 +83,6 @@ class EpisodeMark:
             "flapping": self.flapping,
         }
 
-    def sorted_dict(self) -> dict[str, Any]:
-        """`to_dict` with its keys sorted, as the episode record holds it."""
-        return {
-            "flapping": self.flapping,
-            "id": self.id,
-            "opened_at": self.opened_at,
-            "orphan": self.orphan,
-            "sequence": self.sequence,
-            "state": self.state,
-        }
-
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> EpisodeMark:
         return cls(
@@ -119,16 +108,17 @@ class EpisodeState:
     changes: list[float] = field(default_factory=list)  # state changes within the flap window
 
     def dumps(self) -> str:
-        """Compact JSON, keys sorted (the layout `json.dumps(..., sort_keys=True)` wrote; the
-        dicts are built in that order, and `pydantic_core.to_json` writes them in less than
-        half its time). Floats are times: the same text either way; any float reads back the same."""
+        """Compact JSON with `pydantic_core.to_json` (in less than half the time of the
+        `json.dumps(..., sort_keys=True)` it replaces): the record's keys in sorted order, each
+        mark's in field order (`to_dict`); `loads` reads by key, so both layouts read the same.
+        Floats are times: the same digits either way; any float reads back the same."""
         data = {
             "changes": list(self.changes),
             "count": self.count,
             "id": self.id,
             "last_at": self.last_at,
             "opened_at": self.opened_at,
-            "recent": [[key, mark.sorted_dict()] for key, mark in self.recent],
+            "recent": [[key, mark.to_dict()] for key, mark in self.recent],
             "state": self.state,
         }
         return to_json(data).decode()
