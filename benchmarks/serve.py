@@ -1,6 +1,7 @@
 """`python -m benchmarks.serve subject|floor --port P --dir D`: one server of the local-server
 section, both under the same uvicorn settings. The subject is what `alarm-callback serve`
-runs (JSON log line per callback included, written to /dev/null here)."""
+runs (JSON log line per callback included, written to /dev/null here), on the same stack
+(`ops.serve.served_stack`: uvloop + httptools when installed)."""
 
 from __future__ import annotations
 
@@ -38,8 +39,19 @@ def main() -> None:
     args = parser.parse_args()
     import uvicorn
 
+    from alarm_callback.ops.serve import served_stack
+
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - per-callback log lines: written, not kept
-    uvicorn.run(app(args.kind, args.dir), host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    loop, http = served_stack()  # what `alarm-callback serve` runs on, for the floor too
+    uvicorn.run(
+        app(args.kind, args.dir),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        loop=loop,
+        http=http,
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ from typing import Any
 from . import events, fakes, loadgen
 from .common import ROOT, Section, child_cwd, env_without_ours, median, ratios, spread
 
-GOAL_RATIO = 0.95
-GOAL_P99_MS = 25.0
+GOAL_RATIO = 0.6  # issue 14: callbacks/s at least this share of the floor's, on the same stack
+GOAL_P99_MS = 15.0
 RESEND_SHARE = 0.1
 
 
@@ -123,9 +123,12 @@ def run(smoke: bool = False) -> Section:
     rps_ratio = ratios([r["rps"] for r in subject], [r["rps"] for r in floor])
     p99 = [r["p99_us"] / 1000 for r in subject]
     errors = sum(r["errors"] for r in subject)
-    load = f"{tool}, {connections} connections, {seconds:.0f} s x {runs} runs, {RESEND_SHARE:.0%} resends"
+    from alarm_callback.ops.serve import served_stack
+
+    stack = "uvicorn on {} + {}".format(*served_stack())
+    load = f"{stack}; {tool}, {connections} connections, {seconds:.0f} s x {runs} runs, {RESEND_SHARE:.0%} resends"
     section.add(
-        "local server: callbacks/s (uvicorn + App, SQLite store and queue)",
+        "local server: callbacks/s (uvicorn + App, SQLite store and queue, vs the floor on the same stack)",
         f"{spread([r['rps'] for r in subject], '{:.0f}')}/s",
         f"floor {spread([r['rps'] for r in floor], '{:.0f}')}/s",
         f"{spread(rps_ratio, '{:.2f}')}x",

@@ -4,6 +4,8 @@ concurrency, and the receiver's messages (episode + sequence) end to end."""
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
@@ -15,7 +17,7 @@ import pytest
 from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
 from alarm_callback.backends.sqlite.store import SQLiteStore
 from alarm_callback.consumer import decode
-from alarm_callback.core.episodes import CLOSED, OPEN, EpisodeMark, EpisodeTracker, advance
+from alarm_callback.core.episodes import CLOSED, OPEN, EpisodeMark, EpisodeState, EpisodeTracker, advance
 from alarm_callback.core.outbox import Store
 from alarm_callback.core.receiver import Receiver
 from alarm_callback.core.sweeper import sweep
@@ -288,3 +290,31 @@ def test_flapping_messages_are_flagged(metric_sample: dict[str, Any]) -> None:
     assert [e.flapping for e in events] == [None, None, True, True]
     assert [m.attributes.get("flapping") for m in publisher.messages] == [None, None, "true", "true"]
     assert events[2].data.episode is not None and events[2].data.episode.flapping
+
+
+def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
+    """`to_dict`/`dumps` spell the fields out (no `asdict` deep copy) and `dumps` writes with
+    `pydantic_core.to_json`: the JSON `json.dumps(asdict, sort_keys=True)` wrote, a mark's keys
+    in field order."""
+    marks = [EpisodeMark(f"e{i}", i + 1, 1767225600.5 + i, OPEN, orphan=i == 2, flapping=i > 3) for i in range(16)]
+    state = EpisodeState(
+        "e0", 1767225600.5, 1767229200.25, 16, OPEN, [(f"k{i}", m) for i, m in enumerate(marks)], [1.5]
+    )
+    old = dataclasses.asdict(state)
+    old["recent"] = [[key, dataclasses.asdict(mark)] for key, mark in state.recent]
+    assert json.loads(state.dumps()) == json.loads(json.dumps(old, separators=(",", ":"), sort_keys=True))
+    assert list(json.loads(state.dumps())) == sorted(old)
+    assert [json.dumps(m.to_dict()) for m in marks] == [json.dumps(dataclasses.asdict(m)) for m in marks]
+    assert EpisodeState.loads(state.dumps()) == state
+    tiny = EpisodeState("e0", 1e-05, 0.1, 1, CLOSED, [], [])  # not a time: other text, same value
+    assert EpisodeState.loads(tiny.dumps()) == tiny
+
+
+def test_a_tracker_reads_back_what_it_wrote_and_parses_what_others_wrote() -> None:
+    store = MemoryStore()
+    mine, other = EpisodeTracker(), EpisodeTracker()
+    assert mine.step(store, "fp", "k1", "firing", 100.0).sequence == 1
+    assert other.step(store, "fp", "k2", "firing", 101.0).sequence == 2  # parses mine's record
+    assert mine.step(store, "fp", "k3", "firing", 102.0).sequence == 3  # text differs: parses other's
+    assert mine.step(store, "fp", "k4", "resolved", 103.0).sequence == 4  # its own, kept
+    assert mine.step(store, "fp", "k1", "firing", 104.0).sequence == 1  # a resend: the remembered mark

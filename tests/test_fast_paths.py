@@ -20,6 +20,7 @@ from alarm_callback.config.logs import _timestamp
 from alarm_callback.core.identity import dedup_key
 from alarm_callback.core.limits import MAX_DEPTH, too_deep
 from alarm_callback.core.message import encode, to_event
+from alarm_callback.core.models.alarm import AlarmEvent, Episode
 from alarm_callback.core.normalize import normalize
 from alarm_callback.core.times import load_timezone
 
@@ -52,6 +53,29 @@ def test_encode_is_the_envelope_models_json(body: dict[str, Any]) -> None:
         assert json.loads(message.body)["data"]["raw"] == body
 
 
+@pytest.mark.parametrize(
+    "episode",
+    [
+        None,
+        Episode(id="e1", sequence=1, opened_at=NOW, state="open"),
+        Episode(id="e1", sequence=4, opened_at=NOW, state="closed", flapping=True),
+        Episode(id="e2", sequence=1, opened_at=NOW, state="closed", orphan=True),
+    ],
+)
+def test_the_envelope_dict_is_the_envelope_model(episode: Episode | None) -> None:
+    """`encode` builds the envelope as a dict for `to_json`: it must be `AlarmEvent`'s dump,
+    field for field and in order (a field added to the model fails here until added there)."""
+    for body in [*SAMPLES[:3], {"sessionId": "no-object"}]:
+        alarm = normalize(body, dedup_key(body), load_timezone("Asia/Shanghai"), NOW)
+        alarm = alarm.model_copy(update={"episode": episode})
+        for dedup, recovered in (("checked", False), ("skipped", True)):
+            message = encode(alarm, "src", dedup=dedup, recovered=recovered)  # type: ignore[arg-type]
+            event = to_event(alarm, "src", dedup=dedup, recovered=recovered)  # type: ignore[arg-type]
+            assert message.body == event.model_dump_json()
+            fields = list(AlarmEvent.model_fields)
+            assert list(json.loads(message.body)) == [f for f in fields if f in json.loads(message.body)]
+
+
 @FUZZ
 @given(st.floats(min_value=0, max_value=4_000_000_000))
 def test_log_timestamp_is_isoformat(created: float) -> None:
@@ -72,3 +96,44 @@ def test_too_deep_is_the_nesting_depth(body: dict[str, Any], extra: int) -> None
     for _ in range(extra):
         body = {"k": [body]} if extra % 2 else {"k": body}
     assert too_deep(body) == (_depth(body) > MAX_DEPTH)
+
+
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**30), max_value=10**30),
+        st.floats(allow_nan=False),
+        st.text(max_size=12),
+    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@FUZZ
+@given(json_values, st.booleans(), st.sampled_from(["utf-8", "utf-16", "utf-8-sig"]))
+def test_decode_reads_what_json_loads_reads(value: Any, ascii: bool, encoding: str) -> None:
+    """`build.decode` takes `pydantic_core.from_json` where it can: same values, same types."""
+    from alarm_callback.core.build import decode
+
+    body = json.dumps(value, ensure_ascii=ascii).encode(encoding, "surrogatepass")
+    assert repr(decode(body)) == repr(json.loads(body))
+
+
+@FUZZ
+@given(
+    st.binary(max_size=40) | st.text(alphabet='{}[]",:0123456789.eE+-\\unatrflsNIy \n\t', max_size=30).map(str.encode)
+)
+def test_decode_fails_as_json_loads_fails(body: bytes) -> None:
+    from alarm_callback.core.build import decode
+
+    try:
+        expected: Any = repr(json.loads(body))
+    except (ValueError, RecursionError) as exc:
+        expected = (type(exc), str(exc))
+    try:
+        found: Any = repr(decode(body))
+    except (ValueError, RecursionError) as exc:
+        found = (type(exc), str(exc))
+    assert found == expected

@@ -118,3 +118,39 @@ def test_wrong_and_missing_credentials_get_identical_replies(metric_sample: dict
         )
     }
     assert len(replies) == 1 and next(iter(replies))[0] == 401
+
+
+@pytest.mark.parametrize("emf", [False, True])
+def test_the_direct_line_is_the_line_logging_writes(monkeypatch: pytest.MonkeyPatch, emf: bool) -> None:
+    """`core.logline.info` skips the LogRecord, not a byte of the line (clock fixed)."""
+    import io
+    import time
+
+    from alarm_callback.core import logline
+
+    monkeypatch.setattr(time, "time", lambda: 1767225600.123456)
+    logger = logging.getLogger(log.LOGGER)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(log.JsonFormatter((PASSWORD,), emf=emf))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    fields = {"outcome": "published", "status_code": 200, "reason": None, "dedup_key": "k", "note": PASSWORD}
+    with log.invocation("req-1"):
+        logline.info(logger, f"callback published {PASSWORD}", fields)
+        logger.info("callback %s", f"published {PASSWORD}", extra=fields)
+    direct, standard = stream.getvalue().splitlines()
+    assert direct == standard
+    assert PASSWORD not in json.loads(direct)["message"]
+    keep = logging.Filter()  # a filter: the line goes through logging
+    logger.addFilter(keep)
+    try:
+        logline.info(logger, "callback published", fields)
+        assert len(stream.getvalue().splitlines()) == 3
+        logger.setLevel(logging.WARNING)
+        logline.info(logger, "callback published", fields)
+        assert len(stream.getvalue().splitlines()) == 3
+    finally:
+        logger.removeFilter(keep)
+        logger.setLevel(logging.NOTSET)

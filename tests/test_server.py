@@ -190,3 +190,10 @@ def test_a_bad_route_stops_the_command_with_one_line(env: dict[str, str]) -> Non
         "alarm-callback: configuration error: ALARM_CALLBACK_ROUTES: ROUTES rule 1 ('rule-1'): match.sequence "
         "must be a number, a list of numbers or a comparison like '>3' (>, >=, <, <=, =)"
     )
+
+
+def test_serve_runs_on_uvloop_and_httptools() -> None:
+    """The `local` extra (uvicorn[standard], in requirements-dev.txt) is the served stack."""
+    from alarm_callback.ops.serve import served_stack
+
+    assert served_stack() == ("uvloop", "httptools")

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from types import TracebackType
 from typing import Any
 
 from pydantic_core import to_json
@@ -27,6 +28,7 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 _request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 _cold_start: contextvars.ContextVar[bool | None] = contextvars.ContextVar("cold_start", default=None)
 _cold = True
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
 @contextmanager
@@ -68,27 +70,42 @@ class JsonFormatter(logging.Formatter):
         self.emf = emf
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = {field: value for field, value in record.__dict__.items() if field not in _STANDARD}
+        exc_info = record.exc_info if record.exc_info and record.exc_info[0] is not None else None
+        return self.format_fields(record.created, record.levelname, record.name, record.getMessage(), fields, exc_info)
+
+    def format_fields(
+        self,
+        created: float,
+        levelname: str,
+        name: str,
+        message: str,
+        fields: Mapping[str, object],
+        exc_info: ExcInfo | None = None,
+    ) -> str:
+        """The line of one record, from its parts (`core.logline` calls this without a
+        LogRecord): `fields` are the ``extra`` ones; None values are left out."""
         entry: dict[str, object] = {
-            "time": _timestamp(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": self._mask(record.getMessage()),
+            "time": _timestamp(created),
+            "level": levelname,
+            "logger": name,
+            "message": self._mask(message),
         }
         request_id = _request_id.get()
         if request_id is not None:
             entry["request_id"] = request_id
             entry["cold_start"] = _cold_start.get()
-        for field, value in record.__dict__.items():
-            if field not in _STANDARD and value is not None:
+        for field, value in fields.items():
+            if value is not None:
                 entry[field] = value
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["error"] = self._mask(f"{record.exc_info[0].__name__}: {record.exc_info[1]}")
-            entry["traceback"] = self._mask(self.formatException(record.exc_info))
+        if exc_info is not None:
+            entry["error"] = self._mask(f"{exc_info[0].__name__}: {exc_info[1]}")
+            entry["traceback"] = self._mask(self.formatException(exc_info))
         if self.emf and "outcome" in entry:
             entry["Callbacks"] = 1
             entry["LatencyMs"] = entry.get("latency_ms", 0)
             entry["_aws"] = {
-                "Timestamp": int(record.created * 1000),
+                "Timestamp": int(created * 1000),
                 "CloudWatchMetrics": [
                     {
                         "Namespace": EMF_NAMESPACE,

@@ -27,7 +27,7 @@ from .episodes import EpisodeMark
 from .identity_scheme import IdentityScheme
 from .message import DEFAULT_SOURCE, Message, encode
 from .models.alarm import Alarm, Episode
-from .normalize import normalize, unknown_alarm
+from .normalize import alarm_fields, unknown_alarm
 from .times import load_timezone
 
 log = logging.getLogger("alarm_callback")
@@ -35,6 +35,19 @@ log = logging.getLogger("alarm_callback")
 
 class Unencodable(ValueError):
     """Not even the raw body can be put in a message (e.g. a lone UTF-16 surrogate)."""
+
+
+def decode(body: bytes) -> Any:
+    """The body as `json.loads` reads it. `pydantic_core.from_json` reads the common case
+    (UTF-8 JSON) faster and, where it reads a body at all, to the same values; what it
+    refuses (UTF-16/32 or a BOM, lone surrogate escapes, nesting past its limit, bad JSON)
+    goes to `json.loads`, which decides, with its own error text."""
+    try:
+        # Keys only: values (every callback's new sessionId) would fill pydantic_core's string
+        # cache for nothing, about 1 MiB of a warm container's memory (make bench, memory).
+        return from_json(body, cache_strings="keys")
+    except ValueError:
+        return json.loads(body)
 
 
 def digest(body: bytes) -> str:
@@ -70,11 +83,12 @@ class MessageBuilder:
         self.event_source = event_source
         self.identity = identity or IdentityScheme()
 
-    def normalized(self, decoded: dict[str, Any], key: str, received_at: float) -> Alarm | None:
-        """The normalized alarm, or None when normalizing fails (`build` then forwards it
-        as ``unknown``)."""
+    def fields(self, decoded: dict[str, Any], key: str, received_at: float) -> dict[str, Any] | None:
+        """The normalized alarm's fields (`normalize.alarm_fields`), not validated yet: `build`
+        validates them once, with the episode. None when the body is not a readable callback
+        or normalizing it fails (`build` then forwards it as ``unknown``)."""
         try:
-            return normalize(decoded, key, self.tz, datetime.fromtimestamp(received_at, timezone.utc), self.identity)
+            return alarm_fields(decoded, key, self.tz, datetime.fromtimestamp(received_at, timezone.utc), self.identity)
         except Exception:
             return None
 
@@ -84,17 +98,22 @@ class MessageBuilder:
         key: str,
         received_at: float,
         episode: EpisodeMark | None = None,
-        alarm: Alarm | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> Message:
-        """The message for a decoded callback (`alarm`: its `normalized` form, when the
-        caller has it). Anything that fails while normalizing or encoding forwards the
-        alarm as ``unknown`` with its raw body; `Unencodable` when even that cannot be
-        serialized (the receiver then quarantines the body)."""
+        """The message for a decoded callback (`fields`: its `fields`, when the caller has
+        them). Anything that fails while normalizing or encoding forwards the alarm as
+        ``unknown`` with its raw body; `Unencodable` when even that cannot be serialized (the
+        receiver then quarantines the body)."""
         when = datetime.fromtimestamp(received_at, timezone.utc)
         try:
-            alarm = alarm if alarm is not None else normalize(decoded, key, self.tz, when, self.identity)
-            if episode is not None and alarm.status != "unknown":
-                alarm = alarm.model_copy(update={"episode": episode_of(episode)})
+            if fields is None:
+                fields = alarm_fields(decoded, key, self.tz, when, self.identity)
+            if fields is None:
+                alarm = unknown_alarm(decoded, key, when)
+            else:
+                if episode is not None and fields["status"] != "unknown":
+                    fields = {**fields, "episode": _episode_fields(episode)}
+                alarm = Alarm.model_validate(fields)
             return encode(alarm, self.event_source)
         except Exception:  # a normalizer bug or an unserializable value must not lose the alarm
             log.exception("building the message failed; forwarding as unknown", extra={"dedup_key": key})
@@ -116,12 +135,17 @@ class MessageBuilder:
         return Message.from_body(stored)  # a CloudEvent stored by an older version
 
 
+def _episode_fields(mark: EpisodeMark) -> dict[str, Any]:
+    """`Alarm.episode` as the dict its validation takes (see `episode_of`)."""
+    return {
+        "id": mark.id,
+        "sequence": mark.sequence,
+        "opened_at": datetime.fromtimestamp(mark.opened_at, timezone.utc),
+        "state": "closed" if mark.state == "closed" else "open",
+        "orphan": mark.orphan,
+        "flapping": mark.flapping,
+    }
+
+
 def episode_of(mark: EpisodeMark) -> Episode:
-    return Episode(
-        id=mark.id,
-        sequence=mark.sequence,
-        opened_at=datetime.fromtimestamp(mark.opened_at, timezone.utc),
-        state="closed" if mark.state == "closed" else "open",
-        orphan=mark.orphan,
-        flapping=mark.flapping,
-    )
+    return Episode.model_validate(_episode_fields(mark))

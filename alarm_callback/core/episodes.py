@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic_core import to_json
 
 if TYPE_CHECKING:
     from .outbox import Store
@@ -46,6 +48,7 @@ OPEN = "open"
 CLOSED = "closed"
 RECENT = 16  # dedup keys whose marks an episode record remembers
 MAX_SWAPS = 50
+WRITTEN_KEPT = 128  # fingerprints whose last record an EpisodeTracker keeps parsed (a few KB each)
 DEFAULT_EPISODE_TTL = 259200.0  # 3 days without a notification: the episode is forgotten
 DEFAULT_FLAP_THRESHOLD = 4  # more than 4 state changes ...
 DEFAULT_FLAP_WINDOW = 3600.0  # ... within an hour: flapping
@@ -69,7 +72,16 @@ class EpisodeMark:
     flapping: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Spelled out, in field order: `dataclasses.asdict` deep-copies field by field, and
+        # an episode record serializes 16 of these per notification.
+        return {
+            "id": self.id,
+            "sequence": self.sequence,
+            "opened_at": self.opened_at,
+            "state": self.state,
+            "orphan": self.orphan,
+            "flapping": self.flapping,
+        }
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> EpisodeMark:
@@ -96,9 +108,20 @@ class EpisodeState:
     changes: list[float] = field(default_factory=list)  # state changes within the flap window
 
     def dumps(self) -> str:
-        data = asdict(self)
-        data["recent"] = [[key, mark.to_dict()] for key, mark in self.recent]
-        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+        """Compact JSON with `pydantic_core.to_json` (in less than half the time of the
+        `json.dumps(..., sort_keys=True)` it replaces): the record's keys in sorted order, each
+        mark's in field order (`to_dict`); `loads` reads by key, so both layouts read the same.
+        Floats are times: the same digits either way; any float reads back the same."""
+        data = {
+            "changes": list(self.changes),
+            "count": self.count,
+            "id": self.id,
+            "last_at": self.last_at,
+            "opened_at": self.opened_at,
+            "recent": [[key, mark.to_dict()] for key, mark in self.recent],
+            "state": self.state,
+        }
+        return to_json(data).decode()
 
     @classmethod
     def loads(cls, text: str) -> EpisodeState:
@@ -179,6 +202,10 @@ class EpisodeTracker:
         self.ttl_seconds = ttl_seconds
         self.flap_threshold = flap_threshold
         self.flap_window = flap_window
+        # The record this tracker wrote last per fingerprint, with its text: reading the same
+        # text back (the next notification of the alarm in a warm container) skips
+        # `EpisodeState.loads`. A record is a pure function of its text, and frozen.
+        self._written: dict[str, tuple[str, EpisodeState]] = {}
 
     def step(
         self,
@@ -191,7 +218,7 @@ class EpisodeTracker:
     ) -> EpisodeMark:
         for _ in range(MAX_SWAPS):
             loaded = store.load_episode(fingerprint)
-            version, current = (0, None) if loaded is None else (loaded[0], EpisodeState.loads(loaded[1]))
+            version, current = (0, None) if loaded is None else (loaded[0], self._read(fingerprint, loaded[1]))
             mark, new = advance(
                 current,
                 fingerprint,
@@ -205,6 +232,14 @@ class EpisodeTracker:
             )
             if new is None:
                 return mark
-            if store.swap_episode(fingerprint, version, new.dumps(), now, self.ttl_seconds):
+            blob = new.dumps()
+            if store.swap_episode(fingerprint, version, blob, now, self.ttl_seconds):
+                if len(self._written) >= WRITTEN_KEPT and fingerprint not in self._written:
+                    self._written.clear()
+                self._written[fingerprint] = (blob, new)
                 return mark
         raise EpisodeContention(f"episode of {fingerprint!r}: {MAX_SWAPS} swaps lost")
+
+    def _read(self, fingerprint: str, blob: str) -> EpisodeState:
+        written = self._written.get(fingerprint)
+        return written[1] if written is not None and written[0] == blob else EpisodeState.loads(blob)

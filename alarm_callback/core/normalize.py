@@ -74,87 +74,94 @@ _DEFAULT_IDENTITY = IdentityScheme()
 def normalize(
     body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime, identity: IdentityScheme | None = None
 ) -> Alarm:
-    """Build the Alarm for a decoded body whose dedup key is already known.
+    """Build the Alarm for a decoded body whose dedup key is already known."""
+    fields = alarm_fields(body, key, tz, received_at, identity)
+    return unknown_alarm(body, key, received_at) if fields is None else Alarm.model_validate(fields)
+
+
+def alarm_fields(
+    body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime, identity: IdentityScheme | None = None
+) -> dict[str, Any] | None:
+    """What `Alarm.model_validate` takes for a decoded body, or None when the body is not a
+    readable callback (it is forwarded as `unknown_alarm`).
 
     The Alarm is validated once, as one nested dict: one pass in Rust instead of one
-    Python-level constructor per sub-model."""
+    Python-level constructor per sub-model. The receiver validates it after its episode step,
+    with the episode in the same dict (`MessageBuilder.build`), so it is validated once."""
     try:
         callback = TencentCallback.model_validate(body)
     except ValidationError:
-        return unknown_alarm(body, key, received_at)
+        return None
     obj = callback.alarm_obj_info
     policy = callback.alarm_policy_info
     cond = policy.conditions
     kind = _kind(callback)
     if kind == "unknown" and callback.session_id is None:
-        return unknown_alarm(body, key, received_at)
+        return None
     dimensions = obj.dimensions
     object_id = object_id_of(dimensions)
     subject = (cond.metric_name if kind == "metric" else cond.event_name) or ""
     namespace = obj.namespace or (cond.product_name if kind == "event" else None)
     identity = identity or _DEFAULT_IDENTITY
-    alarm = Alarm.model_validate(
-        {
-            "id": key,
-            "session_id": callback.session_id,
-            "status": _status(callback.alarm_status),
-            "kind": kind,
-            "fingerprint": identity.fingerprint(
-                policy_key(policy.policy_id, policy.policy_type, policy.policy_name),
-                f"{kind}:{subject}",
-                object_id,
-                dimensions,
-                namespace,
-                obj.region,
-            ),
-            "identity_version": identity.version,
-            "level": callback.alarm_level,
-            "first_occur_time": to_utc(callback.first_occur_time, tz),
-            "recover_time": to_utc(callback.recover_time, tz),
-            "duration_seconds": to_int(callback.duration_time),
-            "object": {
-                "id": object_id,
-                "name": _object_name(dimensions),
-                "region": obj.region,
-                "namespace": namespace,
-                "dimensions": dimensions,
-            },
-            "policy": {
-                "id": policy.policy_id,
-                "name": policy.policy_name,
-                "type": policy.policy_type,
-                "type_name": policy.policy_type_cname,
-                "type_ename": policy.policy_type_ename,
-                "detail_url": callback.policy_detail_url,
-            },
-            "condition": {
-                "metric_name": cond.metric_name,
-                "metric_show_name": cond.metric_show_name,
-                "operator": cond.calc_type,
-                "threshold": to_float(cond.calc_value),
-                "current_value": to_float(cond.current_value),
-                "unit": cond.unit or cond.calc_unit,
-                "period_seconds": to_int(cond.period),
-                "period_count": to_int(cond.period_num),
-            }
-            if kind == "metric"
-            else None,
-            "event": {
-                "product_name": cond.product_name,
-                "product_show_name": cond.product_show_name,
-                "event_name": cond.event_name,
-                "event_show_name": cond.event_show_name,
-            }
-            if kind == "event"
-            else None,
-            "notify": {"type": cond.alarm_notify_type, "period_seconds": to_int(cond.alarm_notify_period)},
-            "app_id": callback.app_id or obj.app_id,
-            "uin": callback.uin,
-            "received_at": received_at,
-            "raw": body,
+    return {
+        "id": key,
+        "session_id": callback.session_id,
+        "status": _status(callback.alarm_status),
+        "kind": kind,
+        "fingerprint": identity.fingerprint(
+            policy_key(policy.policy_id, policy.policy_type, policy.policy_name),
+            f"{kind}:{subject}",
+            object_id,
+            dimensions,
+            namespace,
+            obj.region,
+        ),
+        "identity_version": identity.version,
+        "level": callback.alarm_level,
+        "first_occur_time": to_utc(callback.first_occur_time, tz),
+        "recover_time": to_utc(callback.recover_time, tz),
+        "duration_seconds": to_int(callback.duration_time),
+        "object": {
+            "id": object_id,
+            "name": _object_name(dimensions),
+            "region": obj.region,
+            "namespace": namespace,
+            "dimensions": dimensions,
+        },
+        "policy": {
+            "id": policy.policy_id,
+            "name": policy.policy_name,
+            "type": policy.policy_type,
+            "type_name": policy.policy_type_cname,
+            "type_ename": policy.policy_type_ename,
+            "detail_url": callback.policy_detail_url,
+        },
+        "condition": {
+            "metric_name": cond.metric_name,
+            "metric_show_name": cond.metric_show_name,
+            "operator": cond.calc_type,
+            "threshold": to_float(cond.calc_value),
+            "current_value": to_float(cond.current_value),
+            "unit": cond.unit or cond.calc_unit,
+            "period_seconds": to_int(cond.period),
+            "period_count": to_int(cond.period_num),
         }
-    )
-    return alarm
+        if kind == "metric"
+        else None,
+        "event": {
+            "product_name": cond.product_name,
+            "product_show_name": cond.product_show_name,
+            "event_name": cond.event_name,
+            "event_show_name": cond.event_show_name,
+        }
+        if kind == "event"
+        else None,
+        "notify": {"type": cond.alarm_notify_type, "period_seconds": to_int(cond.alarm_notify_period)},
+        "app_id": callback.app_id or obj.app_id,
+        "uin": callback.uin,
+        "received_at": received_at,
+        "raw": body,
+    }
 
 
 def unknown_alarm(body: dict[str, Any], key: str, received_at: datetime) -> Alarm:

@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
 from datetime import tzinfo
 
+from . import logline
 from .auth import Authenticator
-from .build import MessageBuilder, Unencodable, digest, stored_callback
+from .build import MessageBuilder, Unencodable, decode, digest, stored_callback
 from .episodes import DEFAULT_EPISODE_TTL, DEFAULT_FLAP_THRESHOLD, DEFAULT_FLAP_WINDOW, EpisodeMark, EpisodeTracker
 from .http import Request, Response
 from .identity import InvalidId, MissingId, dedup_key
@@ -118,10 +118,10 @@ class Receiver:
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         result = self._handle(request)
-        log.info(
-            "callback %s",
-            result.outcome.value,
-            extra={
+        logline.info(
+            log,
+            f"callback {result.outcome.value}",
+            {
                 "outcome": result.outcome.value,
                 "status_code": result.response.status,
                 "reason": result.reason,
@@ -151,7 +151,7 @@ class Receiver:
     def accept(self, body: bytes, *, source: str = "unknown", quarantine: bool = True) -> Result:
         """Everything after authentication. `replay` calls this with ``quarantine=False``."""
         try:
-            decoded = json.loads(body)
+            decoded = decode(body)
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
             return self._refuse(400, "invalid_json", f"body is not JSON: {_short(exc)}", body, source, quarantine)
         if not isinstance(decoded, dict):
@@ -167,20 +167,23 @@ class Receiver:
             code = "missing_id" if isinstance(exc, MissingId) else "invalid_id"
             return self._refuse(400, code, str(exc), body, source, quarantine)
         received_at = round(time.time(), 6)
-        alarm = self.builder.normalized(decoded, key, received_at)
+        fields = self.builder.fields(decoded, key, received_at)  # validated once, by build
         episode: EpisodeMark | None = None
         episode_failed = False
-        if self.episodes is not None and alarm is not None and alarm.status in ("firing", "resolved"):
-            first = alarm.first_occur_time.timestamp() if alarm.first_occur_time else None
+        if self.episodes is not None and fields is not None and fields["status"] in ("firing", "resolved"):
+            first_time = fields["first_occur_time"]
+            first = first_time.timestamp() if first_time else None
             try:
-                episode = self.episodes.step(self.store, alarm.fingerprint, key, alarm.status, received_at, first)
+                episode = self.episodes.step(
+                    self.store, fields["fingerprint"], key, fields["status"], received_at, first
+                )
             except NotImplementedError:  # a store that keeps no episodes
                 pass
             except Exception:
                 log.exception("episode update failed", extra={"dedup_key": key})
                 episode_failed = True
         try:
-            message = self.builder.build(decoded, key, received_at, episode, alarm)
+            message = self.builder.build(decoded, key, received_at, episode, fields)
         except Unencodable as exc:
             return self._refuse(400, "unencodable", str(exc), body, source, quarantine)
         size = len(message.body.encode("utf-8", "surrogatepass"))

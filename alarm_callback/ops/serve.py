@@ -6,6 +6,8 @@ import argparse
 import os
 import socket
 import sys
+from importlib.util import find_spec
+from typing import Literal
 from urllib.parse import urlsplit
 
 from .. import __version__
@@ -35,9 +37,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     port = int(sock.getsockname()[1])
     print(banner(settings, args.host, port), file=sys.stderr, flush=True)
-    config = uvicorn.Config(App(receiver), log_level="warning", access_log=False)
+    loop, http = served_stack()
+    config = uvicorn.Config(App(receiver), log_level="warning", access_log=False, loop=loop, http=http)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def served_stack() -> tuple[Literal["uvloop", "asyncio"], Literal["httptools", "h11"]]:
+    """uvicorn's event loop and HTTP parser for `serve`: uvloop + httptools, which the
+    ``local`` extra installs (``uvicorn[standard]``), else plain uvicorn's asyncio + h11.
+    Named, not left to uvicorn's "auto", so the bench's floor runs on the same stack."""
+    if find_spec("uvloop") is not None and find_spec("httptools") is not None:
+        return "uvloop", "httptools"
+    return "asyncio", "h11"
 
 
 def listen(host: str, port: int) -> socket.socket:
