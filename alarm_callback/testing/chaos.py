@@ -547,8 +547,8 @@ def _moto_table() -> tuple[str, Callable[[], None]]:
     from ..backends.aws.dynamodb import table_definition
     from .moto import moto_process
 
-    server = moto_process()
-    endpoint = server.__enter__()
+    server = contextlib.ExitStack()
+    endpoint = server.enter_context(moto_process())
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",  # nosec B105 - moto's dummy credentials
@@ -560,7 +560,7 @@ def _moto_table() -> tuple[str, Callable[[], None]]:
     clients.reset_clients()
     table = f"chaos-{uuid.uuid4().hex[:8]}"
     boto3.client("dynamodb", region_name="us-east-1", endpoint_url=endpoint).create_table(**table_definition(table))
-    return f"dynamodb://{table}", lambda: server.__exit__(None, None, None)
+    return f"dynamodb://{table}", server.close
 
 
 def main(argv: list[str] | None = None) -> int:
