@@ -22,18 +22,20 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
+# The writes, and the read that must never see one half done (moto's UpdateItem creates the
+# item, then sets its attributes: a concurrent GetItem saw an episode without its version).
+_ATOMIC = ("put_item", "update_item", "delete_item", "transact_write_items", "get_item")
 
 
 def atomic_methods() -> dict[str, Callable[..., Any]]:
-    """moto's DynamoDB write methods, each wrapped in one shared re-entrant lock (a
+    """moto's DynamoDB writes (and GetItem), each wrapped in one shared re-entrant lock (a
     transaction calls put_item inside). Set them on `DynamoDBBackend` (a test's monkeypatch
     does it reversibly)."""
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
     wrapped: dict[str, Callable[..., Any]] = {}
-    for name in _WRITES:
+    for name in _ATOMIC:
         original = getattr(DynamoDBBackend, name)
 
         def atomic(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:

@@ -21,7 +21,7 @@ markers on, a new record and its marker are one ``TransactWriteItems`` of two co
 Puts (transactional writes bill twice the write units: 2 x 2 instead of 1 + 1).
 
 An alarm's episode record (`Store.load_episode`) is the item ``pk = "episode <fingerprint>"``
-(a space: no dedup key has one) with ``version``, ``blob`` and ``ttl``; it is swapped by
+(a space: no dedup key has one) with ``version``, ``blob`` (zlib, as ``message``) and ``ttl``; it is swapped by
 one UpdateItem conditioned on the version it was read at.
 
 The quarantine can live in the same table (`dynamodb_quarantine`), so a Lambda needs no
@@ -243,13 +243,13 @@ class DynamoDBStore(Store):
         except AWS_ERRORS as exc:
             raise StoreError(f"dynamodb load_episode failed: {error_text(exc)}") from exc
         item = found.get("Item")
-        return None if item is None else (int(item["version"]["N"]), item["blob"]["S"])
+        return None if item is None else (int(item["version"]["N"]), _text(item["blob"]))
 
     def swap_episode(self, fingerprint: str, version: int, blob: str, now: float, ttl_seconds: float) -> bool:
         condition = "attribute_not_exists(#pk)" if version == 0 else "#version = :version"
         values: dict[str, Any] = {
             ":next": {"N": str(version + 1)},
-            ":blob": {"S": blob},
+            ":blob": _compressed(blob),
             ":ttl": {"N": str(math.ceil(now + ttl_seconds))},
         }
         if version:
@@ -283,17 +283,22 @@ def _item(record: Record) -> dict[str, Any]:
     return {
         KEY: {"S": record.key},
         "status": {"S": record.status},
-        # zlib: a callback body is 0.7-1 KB of JSON and compresses to under half, which
-        # keeps the item (and its copy in the pending index) inside one 1 KB write unit.
-        "message": {"B": zlib.compress(record.message.encode(), 6)},
+        "message": _compressed(record.message),
         "digest": {"S": record.digest},
         "attempts": {"N": str(record.attempts)},
         **{name: number(getattr(record, name)) for name in _NUMBERS},
     }
 
 
+def _compressed(text: str) -> dict[str, bytes]:
+    """zlib: a callback body (0.7-1 KB of JSON) or an episode record (16 remembered marks,
+    1-3 KB) compresses to under half, which keeps the item (and its copy in the pending
+    index) inside one 1 KB write unit."""
+    return {"B": zlib.compress(text.encode(), 6)}
+
+
 def _text(value: Mapping[str, Any]) -> str:
-    """A stored message: compressed bytes, or text as written before compression."""
+    """A stored message or episode: compressed bytes, or text as written before compression."""
     return zlib.decompress(bytes(value["B"])).decode() if "B" in value else str(value["S"])
 
 
