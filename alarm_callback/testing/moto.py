@@ -52,7 +52,8 @@ def moto_process(startup_seconds: float = 30.0) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    child = subprocess.Popen([sys.executable, "-m", __name__, str(port)])  # noqa: S603  # nosec B603
+    # The child reads its stdin until it closes: when this process dies, so does the server.
+    child = subprocess.Popen([sys.executable, "-m", __name__, str(port)], stdin=subprocess.PIPE)  # noqa: S603  # nosec B603
     try:
         deadline = time.monotonic() + startup_seconds
         while True:
@@ -67,6 +68,8 @@ def moto_process(startup_seconds: float = 30.0) -> Iterator[str]:
     finally:
         child.terminate()
         child.wait(timeout=10)
+        if child.stdin is not None:
+            child.stdin.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         setattr(DynamoDBBackend, name, method)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    threading.Event().wait()  # until terminated
+    sys.stdin.read()  # until the parent closes the pipe (or dies), or a terminate
+    server.stop()
     return 0
 
 
