@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from alarm_callback import samples
-from tests.test_server import TOKEN, env, server  # noqa: F401 - fixtures
+from tests.test_server import TOKEN, env, extra_env, server  # noqa: F401 - fixtures
 
 SLOW_CLIENTS = 200
 SECONDS = 8
