@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import socket
 import subprocess  # nosec B404 - starts this module in a child interpreter
 import sys
@@ -106,8 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     sys.stdin.read()  # until the parent closes the pipe (or dies), or a terminate
-    server.stop()
-    return 0
+    os._exit(0)  # now: request threads still busy for a dead client would hold the exit
 
 
 if __name__ == "__main__":
