@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -69,7 +70,7 @@ class Database:
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         if self.path != ":memory:":
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(self._schema)
         return conn
@@ -82,3 +83,17 @@ class Database:
         if self._shared is not None:
             self._shared.close()
             self._shared = None
+
+
+def _wal(conn: sqlite3.Connection, tries: int = 100) -> None:
+    """Switch to WAL. The switch needs the file to itself and, unlike other statements, can
+    fail at once with "database is locked" while another connection opens the same new file
+    (the server and `tail`, or threads opening stores together): wait and try again."""
+    for attempt in range(tries):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
