@@ -45,16 +45,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextlib.contextmanager
-def moto_server_url() -> Iterator[str]:
-    """moto's HTTP server on a free port (its URL), stopped afterwards. Without moto's
-    server extra a local run skips; under CI=true it fails."""
+def require_moto_server() -> None:
+    """Skip (locally) or fail (CI) without moto's server extra."""
     try:
-        from moto.server import ThreadedMotoServer
+        import moto.server  # noqa: F401
     except ImportError as exc:
         if IN_CI:
             pytest.fail(f"moto server is not installed ({exc}); CI=true, so integration tests may not skip")
         pytest.skip(f"moto server is not installed: {exc}")
+
+
+@contextlib.contextmanager
+def moto_server_url() -> Iterator[str]:
+    """moto's HTTP server on a free port (its URL), stopped afterwards (`require_moto_server`)."""
+    require_moto_server()
+    from moto.server import ThreadedMotoServer
+
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

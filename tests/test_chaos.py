@@ -35,7 +35,7 @@ from alarm_callback.testing.simulator import (
     hostile_items,
     http_transport,
 )
-from tests.conftest import free_port, require_server
+from tests.conftest import free_port, require_moto_server, require_server
 from tests.test_fuzz_adapters import reply_status
 
 LEASE = 0.3  # real seconds: the sweepers run in threads against the real clock
@@ -64,7 +64,7 @@ def assert_invariants(report: ChaosReport) -> None:
 def moto_endpoint() -> Iterator[str]:
     """moto's server with the service's atomic writes, in its own process (in this one, its
     threads would share the GIL with the simulator and both sweepers)."""
-    pytest.importorskip("moto.server")
+    require_moto_server()
     with moto_process() as url:
         yield url
 
