@@ -25,7 +25,7 @@ from alarm_callback.core.errors import ConfigError, PublishError, QuarantineErro
 from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus
 from alarm_callback.core.ports import Quarantined
-from alarm_callback.testing.moto import atomic_methods
+from alarm_callback.testing.moto import atomic_methods, keyed_all_items
 from tests.test_episodes import check_concurrent_steps, check_episode_semantics, check_receiver_lifecycle
 from tests.test_stores import T0, check_concurrent_claims, check_conflicts_markers_and_give_up, check_store_semantics
 
@@ -353,3 +353,33 @@ def test_dynamodb_episode_item_has_a_ttl_and_stays_out_of_the_outbox(table: str)
 
 def test_dynamodb_receiver_lifecycle(table: str, metric_sample: dict[str, Any]) -> None:
     check_receiver_lifecycle(DynamoDBStore(table), metric_sample)
+
+
+def test_keyed_all_items_lists_a_table_in_motos_own_order(mocked: None) -> None:
+    """The chaos run's moto server lists items with `keyed_all_items` instead of moto's sort:
+    the same order, for a string hash key and for a hash + numeric range key."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    hashed, ranged = unique("hashed"), unique("ranged")
+    dynamodb.create_table(**table_definition(hashed))
+    dynamodb.create_table(
+        TableName=ranged,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "h", "AttributeType": "S"},
+            {"AttributeName": "r", "AttributeType": "N"},
+        ],
+        KeySchema=[{"AttributeName": "h", "KeyType": "HASH"}, {"AttributeName": "r", "KeyType": "RANGE"}],
+    )
+    for i in (5, 40, 3, 100, 21, 7):
+        dynamodb.put_item(TableName=hashed, Item={"pk": {"S": f"key {i}"}})
+        for r in (10, 9, 100, -2):
+            dynamodb.put_item(TableName=ranged, Item={"h": {"S": f"h{i % 3}"}, "r": {"N": str(r * i)}})
+    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+    for name, count in ((hashed, 6), (ranged, 3 * 4 * 2)):
+        table = backend.get_table(name)
+        listed = keyed_all_items(table)
+        assert len(listed) >= count
+        assert [(i.hash_key, i.range_key) for i in listed] == [(i.hash_key, i.range_key) for i in table.all_items()]

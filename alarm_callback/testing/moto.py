@@ -9,7 +9,8 @@ A long chaos run also wants moto out of its process: the simulator, two sweepers
 moto's server in one interpreter share one GIL. `moto_process` starts
 ``python -m alarm_callback.testing.moto PORT`` (atomic writes, transactions backed up per
 item dict instead of per deep copy (`TableSnapshots`), moto's threaded server) and yields
-its URL.
+its URL. Its tables list their items sorted once per item, not per comparison
+(`keyed_all_items`): moto's own sort made every query cost more as the table grew.
 """
 
 from __future__ import annotations
@@ -68,6 +69,22 @@ class TableSnapshots:
         return copy.deepcopy(value)
 
 
+def keyed_all_items(table: Any) -> list[Any]:
+    """moto's `Table.all_items` (every query and scan starts with it) with the same order,
+    computed once per item: moto sorts the whole table by comparing its typed values, and
+    each comparison converts both sides again, so a query on a table of 20,000 items cost
+    about 340 ms (55 ms with this), and a 10,000-alarm run crawled as the table grew."""
+    items: list[Any] = []
+    for entry in table.items.values():
+        items.extend(entry.values() if table.range_key_attr else [entry])
+    return sorted(
+        items,
+        key=lambda item: (
+            (item.hash_key.cast_value, item.range_key.cast_value) if item.range_key else (item.hash_key.cast_value,)
+        ),
+    )
+
+
 @contextlib.contextmanager
 def moto_process(startup_seconds: float = 30.0) -> Iterator[str]:
     """moto's server (atomic DynamoDB writes) in a child process on a free port: its URL."""
@@ -97,9 +114,11 @@ def moto_process(startup_seconds: float = 30.0) -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     from moto.dynamodb import models
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
     from moto.server import ThreadedMotoServer
 
     models.copy = TableSnapshots()  # type: ignore[attr-defined,assignment]
+    Table.all_items = keyed_all_items  # type: ignore[method-assign,assignment]
 
     port = int((argv if argv is not None else sys.argv[1:])[0])
     for name, method in atomic_methods().items():
