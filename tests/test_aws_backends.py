@@ -358,7 +358,6 @@ def test_dynamodb_receiver_lifecycle(table: str, metric_sample: dict[str, Any]) 
 def test_keyed_all_items_lists_a_table_in_motos_own_order(mocked: None) -> None:
     """The chaos run's moto server lists items with `keyed_all_items` instead of moto's sort:
     the same order, for a string hash key and for a hash + numeric range key."""
-    from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
     dynamodb = boto3.client("dynamodb", region_name=REGION)
@@ -377,7 +376,8 @@ def test_keyed_all_items_lists_a_table_in_motos_own_order(mocked: None) -> None:
         dynamodb.put_item(TableName=hashed, Item={"pk": {"S": f"key {i}"}})
         for r in (10, 9, 100, -2):
             dynamodb.put_item(TableName=ranged, Item={"h": {"S": f"h{i % 3}"}, "r": {"N": str(r * i)}})
-    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION]
+    account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+    backend = dynamodb_backends[account][REGION]
     for name, count in ((hashed, 6), (ranged, 3 * 4 * 2)):
         table = backend.get_table(name)
         listed = keyed_all_items(table)
