@@ -25,7 +25,7 @@ from alarm_callback.core.errors import ConfigError, PublishError, QuarantineErro
 from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus
 from alarm_callback.core.ports import Quarantined
-from alarm_callback.testing.moto import atomic_methods, keyed_all_items
+from alarm_callback.testing.moto import TableSnapshots, atomic_methods, keyed_all_items, untrack_instances
 from tests.test_episodes import check_concurrent_steps, check_episode_semantics, check_receiver_lifecycle
 from tests.test_stores import T0, check_concurrent_claims, check_conflicts_markers_and_give_up, check_store_semantics
 
@@ -383,3 +383,41 @@ def test_keyed_all_items_lists_a_table_in_motos_own_order(mocked: None) -> None:
         listed = keyed_all_items(table)
         assert len(listed) >= count
         assert [(i.hash_key, i.range_key) for i in listed] == [(i.hash_key, i.range_key) for i in table.all_items()]
+
+
+def test_the_chaos_servers_moto_rolls_back_and_keeps_no_backups(mocked: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chaos run's moto server (`TableSnapshots` for backups, `untrack_instances`): a
+    cancelled transaction still rolls back, and no backup of the table outlives its call."""
+    import gc
+
+    from moto.core.model_instances import model_data
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+
+    for model in model_data["dynamodb"].values():
+        monkeypatch.setattr(model, "instances_tracked", vars(model)["instances_tracked"])
+    monkeypatch.setattr(models, "copy", TableSnapshots())
+    untrack_instances()
+    dynamodb, name = boto3.client("dynamodb", region_name=REGION), unique("snapshots")
+    dynamodb.create_table(**table_definition(name))
+    for i in range(40):
+        dynamodb.transact_write_items(
+            TransactItems=[{"Put": {"TableName": name, "Item": {"pk": {"S": f"{kind} {i}"}}}} for kind in ("a", "b")]
+        )
+    with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": name, "Item": {"pk": {"S": "new"}}}},
+                {
+                    "Put": {
+                        "TableName": name,
+                        "Item": {"pk": {"S": "a 1"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    assert "Item" not in dynamodb.get_item(TableName=name, Key={"pk": {"S": "new"}})
+    assert dynamodb.scan(TableName=name, Select="COUNT")["Count"] == 80
+    gc.collect()
+    assert sum(isinstance(o, Table) and o.name == name for o in gc.get_objects()) == 1
