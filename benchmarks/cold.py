@@ -19,18 +19,34 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import sys
 from contextlib import ExitStack
 from typing import Any
 
 from . import events, fakes
-from .common import NOT_AVAILABLE, Section, env_without_ours, median, module_exists, ratios, run_json, spread
+from .common import (
+    NOT_AVAILABLE,
+    Section,
+    child_cwd,
+    env_without_ours,
+    median,
+    module_exists,
+    ratios,
+    run_json,
+    spread,
+)
 
 # Issue 14: ours / the bare-SDK floor, per cloud (the Tencent SDK floor is lighter, so the fixed
 # cost of pydantic and our models weighs more there), and ours / the Powertools-style handler.
 GOALS = {"aws": 1.25, "tencent": 1.6}
 POWERTOOLS_GOAL = 0.9
 POWERTOOLS_MODULE = "benchmarks.baselines.powertools_dynamodb_app"
+# Variables outside ALARM_CALLBACK_* that the deploy config gives the function and that change
+# how its interpreter starts: the subject runs with them as deployed (read from the measured
+# tree's own config, so a BENCH_CODE_ROOT run of an older tree gets that tree's values).
+DEPLOY_CONFIG = {"aws": "serverless.yml", "tencent": "deploy/tencent/serverless.yml"}
+DEPLOYED_VARIABLES = ("PYDANTIC_DISABLE_PLUGINS",)
 
 SUBJECT = r"""
 import time
@@ -147,18 +163,33 @@ def _paths(stack: ExitStack) -> dict[str, dict[str, Any] | str]:
     return found
 
 
+def deployed_env(path: str) -> dict[str, str]:
+    """`DEPLOYED_VARIABLES` as the deploy config of `path` sets them (plain `NAME: value` lines)."""
+    config = child_cwd() / DEPLOY_CONFIG[path]
+    text = config.read_text() if config.exists() else ""
+    found = {}
+    for name in DEPLOYED_VARIABLES:
+        match = re.search(rf"^\s+{name}:\s*\"?([^\"#\s]+)", text, re.MULTILINE)
+        if match:
+            found[name] = match.group(1)
+    return found
+
+
 def _subject(module: str) -> str:
     """The subject's child script, importing `module` (it must have the platform's entry)."""
     return SUBJECT.replace("import handler\n", f"import {module} as handler\n")
 
 
-def _children(path: str, setup: dict[str, Any]) -> list[tuple[str, list[str]]]:
+def _children(path: str, setup: dict[str, Any]) -> list[tuple[str, list[str], dict[str, str]]]:
+    """name, command line and extra environment of each child of a round. Only ours gets the
+    deployed variables: the floor imports no pydantic, and the Powertools-style handler runs
+    as such a function is usually deployed (no extra variables)."""
     children = [
-        ("subject", [sys.executable, "-c", SUBJECT]),
-        ("floor", [sys.executable, "-c", setup["floor"]]),
+        ("subject", [sys.executable, "-c", SUBJECT], deployed_env(path)),
+        ("floor", [sys.executable, "-c", setup["floor"]], {}),
     ]
     if path == "aws" and importlib.util.find_spec("aws_lambda_powertools") is not None:
-        children.append(("powertools", [sys.executable, "-c", _subject(POWERTOOLS_MODULE)]))
+        children.append(("powertools", [sys.executable, "-c", _subject(POWERTOOLS_MODULE)], {}))
     return children
 
 
@@ -185,8 +216,8 @@ def run(smoke: bool = False) -> Section:
                     **setup["env"],
                 )
                 shift = i % len(children)
-                for name, args in children[shift:] + children[:shift]:
-                    out = run_json(args, env, timeout=120)
+                for name, args, extra in children[shift:] + children[:shift]:
+                    out = run_json(args, {**env, **extra}, timeout=120)
                     if i:
                         results.setdefault(name, []).append(out)
             _report(section, path, results["subject"], results["floor"])
@@ -217,7 +248,8 @@ def _report(section: Section, path: str, subject: list[dict[str, Any]], floor: l
         f"<= {goal}x floor",
         ok,
         note=f"floor = import SDK + same clients {median(f_import):.0f} ms + same 3 calls; "
-        f"vs import+clients alone: {median(ratio_no_io):.2f}x",
+        f"vs import+clients alone: {median(ratio_no_io):.2f}x; deployed env: "
+        + (", ".join(f"{k}={v}" for k, v in deployed_env(path).items()) or "none"),
     )
     modules = set(subject[0]["top_modules"]) if subject else set()
     bad = sorted(m for m in modules if m.startswith(FORBIDDEN[path]))
