@@ -18,7 +18,6 @@ from ..config.settings import Settings
 from ..core.errors import ConfigError
 from ..core.http import Response
 from ..core.receiver import Receiver
-from ..core.sweeper import sweep
 from . import AWS, SCF, load
 from .base import Adapter, EdgeOptions, UnknownEventError, select
 
@@ -113,7 +112,10 @@ def main_handler(event: Any, context: Any) -> Any:
 
 
 def sweep_handler(event: Any = None, context: Any = None) -> dict[str, int]:
-    """Scheduled (timer) function on either cloud: drain the outbox."""
+    """Scheduled (timer) function on either cloud: drain the outbox. The sweeper is imported
+    here, not with the module: a callback function's cold start never runs it."""
+    from ..core.sweeper import sweep
+
     current = receiver()
     with logs.invocation(logs.request_id_of(context)):
         budget = _remaining_seconds(context)
