@@ -112,9 +112,9 @@ class FallbackAdapter(Adapter):
         those that claimed the event (with any others): the same answer, without asking them
         again."""
         return (
-            isinstance(event, dict)
+            not any(adapter in cls.specific for adapter in matched)  # the usual answer, and cheap
+            and isinstance(event, dict)
             and http_method(event) is not None
-            and not any(adapter in cls.specific for adapter in matched)
         )
 
     @property

@@ -73,7 +73,7 @@ def merge_values(*maps: Mapping[str, Any] | None, fold_case: bool = False) -> di
     ``None`` give ``""``. ``fold_case`` lower-cases the keys (header names)."""
     result: dict[str, list[str]] = {}
     for mapping in maps:
-        if not isinstance(mapping, Mapping):
+        if mapping is None or not isinstance(mapping, Mapping):  # None (the usual absent map) skips the ABC check
             continue
         for name, value in mapping.items():
             key = str(name).lower() if fold_case else str(name)
@@ -99,7 +99,7 @@ def joined_headers(*maps: Mapping[str, Any] | None) -> dict[str, str]:
     through `_texts` as `merge_values` would take it."""
     result: dict[str, str] = {}
     for mapping in maps:
-        if not isinstance(mapping, Mapping):
+        if mapping is None or not isinstance(mapping, Mapping):  # None (the usual absent map) skips the ABC check
             continue
         for name, value in mapping.items():
             key = str(name).lower()
