@@ -301,6 +301,7 @@ def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
         "e0", 1767225600.5, 1767229200.25, 16, OPEN, [(f"k{i}", m) for i, m in enumerate(marks)], [1.5]
     )
     old = dataclasses.asdict(state)
+    del old["recent_pairs"]  # a cache of `recent` in its JSON form, not a record field
     old["recent"] = [[key, dataclasses.asdict(mark)] for key, mark in state.recent]
     assert json.loads(state.dumps()) == json.loads(json.dumps(old, separators=(",", ":"), sort_keys=True))
     assert list(json.loads(state.dumps())) == sorted(old)
@@ -308,6 +309,22 @@ def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
     assert EpisodeState.loads(state.dumps()) == state
     tiny = EpisodeState("e0", 1e-05, 0.1, 1, CLOSED, [], [])  # not a time: other text, same value
     assert EpisodeState.loads(tiny.dumps()) == tiny
+
+
+def test_records_built_by_advance_write_what_their_marks_would() -> None:
+    """`advance` carries the previous record's ``[key, dict]`` pairs over (`recent_pairs`):
+    along a chain longer than `RECENT`, through a reopening and a forgotten record, each
+    record writes the very text it writes without them, and reads back equal."""
+    current: EpisodeState | None = None
+    for step in range(40):
+        status = "resolved" if step % 7 == 6 else "firing"
+        now = 1767225600.0 + step * (300000.0 if step == 20 else 60.5)
+        _, new = advance(current, "fp", f"k{step}", status, now, 259200.0, None)
+        assert new is not None and new.recent_pairs is not None
+        plain = dataclasses.replace(new, recent_pairs=None)
+        assert new.dumps() == plain.dumps()
+        assert EpisodeState.loads(new.dumps()) == new
+        current = new if step % 5 else EpisodeState.loads(new.dumps())  # parsed records have no pairs
 
 
 def test_a_tracker_reads_back_what_it_wrote_and_parses_what_others_wrote() -> None:

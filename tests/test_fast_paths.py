@@ -20,7 +20,7 @@ from alarm_callback.config.logs import _timestamp
 from alarm_callback.core.identity import dedup_key
 from alarm_callback.core.limits import MAX_DEPTH, too_deep
 from alarm_callback.core.message import encode, to_event
-from alarm_callback.core.models.alarm import AlarmEvent, Episode
+from alarm_callback.core.models.alarm import Alarm, AlarmEvent, Episode
 from alarm_callback.core.normalize import normalize
 from alarm_callback.core.times import load_timezone
 
@@ -74,6 +74,43 @@ def test_the_envelope_dict_is_the_envelope_model(episode: Episode | None) -> Non
             assert message.body == event.model_dump_json()
             fields = list(AlarmEvent.model_fields)
             assert list(json.loads(message.body)) == [f for f in fields if f in json.loads(message.body)]
+
+
+def _reference_attributes(alarm: Alarm, dedup: str, recovered: bool) -> dict[str, str]:
+    """`message._attributes` as it was written before: all ten, then the empty ones dropped."""
+    found = {
+        "status": alarm.status,
+        "kind": alarm.kind,
+        "namespace": alarm.object.namespace,
+        "region": alarm.object.region,
+        "policy_id": alarm.policy.id,
+        "dedup": "skipped" if dedup == "skipped" else None,
+        "recovered": "true" if recovered else None,
+        "episode": alarm.episode.id if alarm.episode else None,
+        "sequence": str(alarm.episode.sequence) if alarm.episode else None,
+        "flapping": "true" if alarm.episode and alarm.episode.flapping else None,
+    }
+    return {key: value for key, value in found.items() if value}
+
+
+@pytest.mark.parametrize(
+    "episode",
+    [
+        None,
+        Episode(id="e1", sequence=1, opened_at=NOW, state="open"),
+        Episode(id="", sequence=4, opened_at=NOW, state="closed", flapping=True),
+    ],
+)
+def test_attributes_are_the_non_empty_ones_in_order(episode: Episode | None) -> None:
+    for body in [*SAMPLES, {"sessionId": "no-object"}]:
+        alarm = normalize(body, dedup_key(body), load_timezone("Asia/Shanghai"), NOW)
+        blank = {"object": alarm.object.model_copy(update={"namespace": "", "region": None})}
+        for variant in (alarm, alarm.model_copy(update=blank)):
+            variant = variant.model_copy(update={"episode": episode})
+            for dedup, recovered in (("checked", False), ("skipped", True)):
+                message = encode(variant, "src", dedup=dedup, recovered=recovered)  # type: ignore[arg-type]
+                expected = _reference_attributes(variant, dedup, recovered)
+                assert list(message.attributes.items()) == list(expected.items())
 
 
 @FUZZ

@@ -120,3 +120,35 @@ def test_each_fixture_is_accepted(platform: str, path: Path) -> None:
     current = entry.receiver()
     assert isinstance(current.publisher, MemoryPublisher)
     assert len(current.publisher.messages) == 1
+
+
+def _reference_select(event: Any, adapters: tuple[type[Any], ...]) -> list[str]:
+    """What `select` decided before its fallback shortcut: every adapter's own `infer`."""
+    return [adapter.name for adapter in adapters if adapter.infer(event, {})]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated_events())
+def test_select_answers_as_every_infer_would(case: tuple[str, Any]) -> None:
+    """`select` answers a fallback's `infer` from the specific adapters' answers
+    (`FallbackAdapter.infer_after`): the same adapter, or the same error, as asking all."""
+    platform, event = case
+    adapters = entry.adapters(platform)
+    expected = _reference_select(event, adapters)
+    try:
+        chosen = select(event, {}, adapters)
+    except UnknownEventError as exc:
+        assert len(expected) != 1
+        assert f"matching adapters: {', '.join(expected) or 'none'};" in str(exc)
+        return
+    assert expected == [chosen.name]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=8), json_values, max_size=6) | st.none(), max_size=3))
+def test_joined_headers_is_merge_values_joined(maps: list[Any]) -> None:
+    """The one-pass `joined_headers` gives what joining `merge_values`' lists gave."""
+    from alarm_callback.edges.utils import joined_headers, merge_values
+
+    expected = {name: ", ".join(values) for name, values in merge_values(*maps, fold_case=True).items()}
+    assert joined_headers(*maps) == expected

@@ -188,3 +188,16 @@ def test_sqlite_survives_reopen(tmp_path: Path) -> None:
     SQLiteStore(path).claim("k", "m", now=T0)
     again = SQLiteStore(path, lease_seconds=10)
     assert again.claim("k", "m", now=T0 + 1).status is ClaimStatus.IN_PROGRESS
+
+
+def test_record_updates_change_only_what_they_name() -> None:
+    """`Record.marked` and `taken_over` spell the constructor out (no `dataclasses.replace`):
+    every other field is carried over as `replace` would carry it."""
+    from dataclasses import fields, replace
+
+    from alarm_callback.core.outbox import Record
+
+    record = Record("k", PENDING, "m", 1.0, 2.0, 3.0, 4.0, "d", 5)
+    assert record.marked(PUBLISHED, 9.0) == replace(record, status=PUBLISHED, updated_at=9.0)
+    assert record.taken_over(9.0, 10.0) == replace(record, updated_at=9.0, lease_until=19.0, attempts=6)
+    assert len(fields(Record)) == 9  # a new field must be carried over by both

@@ -8,6 +8,7 @@ cost the whole alarm.
 from __future__ import annotations
 
 import hashlib
+import math
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -42,9 +43,7 @@ def to_float(value: str | None) -> float | None:
         number = float(value)
     except ValueError:
         return None
-    if number != number or number in (float("inf"), float("-inf")):
-        return None
-    return number
+    return number if math.isfinite(number) else None  # NaN and the infinities are unreadable
 
 
 def _object_name(dimensions: dict[str, Any]) -> str | None:

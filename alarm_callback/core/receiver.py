@@ -118,11 +118,12 @@ class Receiver:
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         result = self._handle(request)
+        outcome = result.outcome.value
         logline.info(
             log,
-            f"callback {result.outcome.value}",
+            f"callback {outcome}",
             {
-                "outcome": result.outcome.value,
+                "outcome": outcome,
                 "status_code": result.response.status,
                 "reason": result.reason,
                 "dedup_key": result.key,

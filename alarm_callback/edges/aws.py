@@ -53,11 +53,11 @@ class RestApiAdapter(Adapter):
 
     @classmethod
     def infer(cls, event: Any, context: Any) -> bool:
+        if not (isinstance(event, dict) and isinstance(event.get("httpMethod"), str)):
+            return False  # the cheap test first: a 2.0 event has no httpMethod
         request_context = _context(event)
         return (
-            isinstance(event, dict)
-            and isinstance(event.get("httpMethod"), str)
-            and event.get("version", "1.0") == "1.0"
+            event.get("version", "1.0") == "1.0"
             and any(marker in request_context for marker in _REST_CONTEXT_MARKERS)
             and "elb" not in request_context
             and "http" not in request_context

@@ -8,6 +8,7 @@ event two adapters could claim is an error, never a silent misroute.
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,12 +57,34 @@ class Adapter(ABC):
 
 
 def select(event: Any, context: Any, adapters: Sequence[type[Adapter]], options: EdgeOptions | None = None) -> Adapter:
-    matches = [adapter for adapter in adapters if adapter.infer(event, context)]
+    """The one adapter whose `infer` claims the event. Every adapter is asked, so two that
+    claim it are an error; a fallback whose `specific` adapters were all asked before it is
+    answered from their answers (`FallbackAdapter.infer_after`) instead of asking them twice."""
+    matches: list[type[Adapter]] = []
+    for adapter, fallback in _plan(tuple(adapters)):
+        if adapter.infer(event, context) if fallback is None else fallback.infer_after(event, matches):
+            matches.append(adapter)
     if len(matches) == 1:
         return matches[0](event, context, options)
     names = ", ".join(adapter.name for adapter in matches) or "none"
     shape = sorted(event)[:12] if isinstance(event, dict) else type(event).__name__
     raise UnknownEventError(f"cannot tell the event source (matching adapters: {names}; event keys: {shape})")
+
+
+@functools.lru_cache(maxsize=64)
+def _plan(adapters: tuple[type[Adapter], ...]) -> tuple[tuple[type[Adapter], type[FallbackAdapter] | None], ...]:
+    """Per adapter, itself as a `FallbackAdapter` when `select` can answer its `infer` from the
+    adapters before it: its `infer` is `FallbackAdapter`'s own (not overridden) and every one
+    of its `specific` adapters comes earlier in `adapters`. Computed once per adapter list."""
+    plan: list[tuple[type[Adapter], type[FallbackAdapter] | None]] = []
+    for index, adapter in enumerate(adapters):
+        derived = (
+            issubclass(adapter, FallbackAdapter)
+            and adapter.infer.__func__ is FallbackAdapter.infer.__func__  # type: ignore[attr-defined]
+            and set(adapter.specific) <= set(adapters[:index])
+        )
+        plan.append((adapter, adapter if derived and issubclass(adapter, FallbackAdapter) else None))
+    return tuple(plan)
 
 
 class FallbackAdapter(Adapter):
@@ -81,6 +104,17 @@ class FallbackAdapter(Adapter):
             isinstance(event, dict)
             and http_method(event) is not None
             and not any(adapter.infer(event, context) for adapter in cls.specific)
+        )
+
+    @classmethod
+    def infer_after(cls, event: Any, matched: Sequence[type[Adapter]]) -> bool:
+        """`infer` when the `specific` adapters have already been asked and `matched` lists
+        those that claimed the event (with any others): the same answer, without asking them
+        again."""
+        return (
+            not any(adapter in cls.specific for adapter in matched)  # the usual answer, and cheap
+            and isinstance(event, dict)
+            and http_method(event) is not None
         )
 
     @property

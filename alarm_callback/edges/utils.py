@@ -73,22 +73,45 @@ def merge_values(*maps: Mapping[str, Any] | None, fold_case: bool = False) -> di
     ``None`` give ``""``. ``fold_case`` lower-cases the keys (header names)."""
     result: dict[str, list[str]] = {}
     for mapping in maps:
-        if not isinstance(mapping, Mapping):
+        if mapping is None or not isinstance(mapping, Mapping):  # None (the usual absent map) skips the ABC check
             continue
         for name, value in mapping.items():
             key = str(name).lower() if fold_case else str(name)
             if key in result:
                 continue
-            items = list(value) if isinstance(value, (list, tuple)) else [value]
-            if not items:
-                continue
-            result[key] = ["" if item is True or item is None else str(item) for item in items]
+            texts = _texts(value)
+            if texts:
+                result[key] = texts
     return result
 
 
+def _texts(value: Any) -> list[str]:
+    """One map value as `merge_values` keeps it: a list's (or tuple's) items, or the value
+    alone, each as text (``True`` and ``None``: ``""``); empty for an empty list."""
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    return ["" if item is True or item is None else str(item) for item in items]
+
+
 def joined_headers(*maps: Mapping[str, Any] | None) -> dict[str, str]:
-    """Header maps merged (see `merge_values`), names lower-cased, repeated values joined by ', '."""
-    return {name: ", ".join(values) for name, values in merge_values(*maps, fold_case=True).items()}
+    """Header maps merged as `merge_values` merges them, names lower-cased, repeated values
+    joined by ', '. Built in one pass, without `merge_values`' list per header: a plain text
+    value (nearly every header of every event) is its own joined value, anything else goes
+    through `_texts` as `merge_values` would take it."""
+    result: dict[str, str] = {}
+    for mapping in maps:
+        if mapping is None or not isinstance(mapping, Mapping):  # None (the usual absent map) skips the ABC check
+            continue
+        for name, value in mapping.items():
+            key = str(name).lower()
+            if key in result:
+                continue
+            if type(value) is str:
+                result[key] = value
+                continue
+            texts = _texts(value)
+            if texts:
+                result[key] = ", ".join(texts)
+    return result
 
 
 def first_query(*maps: Mapping[str, Any] | None) -> dict[str, str]:
