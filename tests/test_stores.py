@@ -188,3 +188,14 @@ def test_sqlite_survives_reopen(tmp_path: Path) -> None:
     SQLiteStore(path).claim("k", "m", now=T0)
     again = SQLiteStore(path, lease_seconds=10)
     assert again.claim("k", "m", now=T0 + 1).status is ClaimStatus.IN_PROGRESS
+
+
+def test_sqlite_params_spell_out_every_record_field() -> None:
+    """The claim binds `_params(record)` instead of `dataclasses.asdict` (a deep copy per
+    claim): it must name every field of `Record`, with the same values."""
+    from dataclasses import asdict
+
+    from alarm_callback.backends.sqlite.store import _params
+
+    record = SQLiteStore(":memory:").new_record("k", "m", now=T0, digest="d")
+    assert _params(record) == asdict(record)
