@@ -10,6 +10,7 @@ Without wrk (or in smoke runs) a small Python load generator sends the same requ
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -18,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from . import events, fakes, loadgen
+from . import events, fakes, loadgen, serve
 from .common import ROOT, Section, child_cwd, env_without_ours, median, ratios, spread
 
 GOAL_RATIO = 0.6  # issue 14: callbacks/s at least this share of the floor's, on the same stack
@@ -66,9 +67,10 @@ def _load(
     return loadgen.run(url, template[1], RESEND_SHARE, prefix, connections, seconds)
 
 
-def _check_queue(directory: Path, kind: str) -> dict[str, int]:
-    queue = sqlite3.connect(directory / "queue.db")
-    store = sqlite3.connect(directory / "store.db")
+def _check_queue(directory: Path, layout: str) -> dict[str, int]:
+    store_path, queue_path = serve.layout_files(str(directory), layout)
+    queue = sqlite3.connect(queue_path)
+    store = sqlite3.connect(store_path)
     try:
         messages, distinct = queue.execute("SELECT count(*), count(DISTINCT id) FROM messages").fetchone()
         outbox, pending = store.execute("SELECT count(*), coalesce(sum(status = 'pending'), 0) FROM outbox").fetchone()
@@ -78,6 +80,27 @@ def _check_queue(directory: Path, kind: str) -> dict[str, int]:
     return {"messages": messages, "distinct": distinct, "outbox": outbox, "pending": pending}
 
 
+def layout() -> str:
+    """The subject's SQLite layout: ``BENCH_SERVER_LAYOUT=one-file`` measures the outbox and
+    queue in one file; by default the layout of `Settings`' default URLs (see serve.py)."""
+    chosen = os.environ.get("BENCH_SERVER_LAYOUT", "defaults")
+    if chosen not in serve.LAYOUTS:
+        raise ValueError(f"BENCH_SERVER_LAYOUT must be one of {', '.join(serve.LAYOUTS)}, not {chosen!r}")
+    return chosen
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) the server process has used, from /proc (Linux; None
+    elsewhere). Per request it is steadier than callbacks/s on a machine shared with other
+    work: a busy neighbour stretches the wall clock more than the server's own CPU time."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def _serve_once(
     kind: str, tool: str, template: tuple[Path, str], connections: int, seconds: float, run_no: int
 ) -> dict[str, Any]:
@@ -85,7 +108,10 @@ def _serve_once(
     port = fakes.free_port()
     env = env_without_ours(ALARM_CALLBACK_TOKEN=events.TOKEN)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.serve", kind, "--port", str(port), "--dir", str(directory)],
+        [
+            *(sys.executable, "-m", "benchmarks.serve", kind, "--port", str(port)),
+            *("--dir", str(directory), "--layout", layout()),
+        ],
         env=env,
         cwd=child_cwd(),
         stdout=subprocess.DEVNULL,
@@ -96,11 +122,15 @@ def _serve_once(
             raise RuntimeError(f"{kind} server did not start")
         url = f"http://127.0.0.1:{port}/callback/{events.TOKEN}"
         _load(tool, url, template, f"warm{run_no}", connections, min(1.0, seconds))  # warm-up, not counted
+        cpu_before = _cpu_seconds(proc.pid)
         result = _load(tool, url, template, f"run{run_no}", connections, seconds)
+        cpu_after = _cpu_seconds(proc.pid)
+        if cpu_before is not None and cpu_after is not None and result["requests"]:
+            result["cpu_us_per_request"] = (cpu_after - cpu_before) / result["requests"] * 1e6
     finally:
         proc.terminate()
         proc.wait(30)
-    result["queue"] = _check_queue(directory, kind)
+    result["queue"] = _check_queue(directory, layout()) if kind == "subject" else {}
     shutil.rmtree(directory, ignore_errors=True)
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     return result
@@ -126,7 +156,14 @@ def run(smoke: bool = False) -> Section:
     from alarm_callback.ops.serve import served_stack
 
     stack = "uvicorn on {} + {}".format(*served_stack())
-    load = f"{stack}; {tool}, {connections} connections, {seconds:.0f} s x {runs} runs, {RESEND_SHARE:.0%} resends"
+    store_file, queue_file = serve.layout_files("", layout())
+    files = (
+        f"outbox and queue in one file ({store_file})" if store_file == queue_file else f"{store_file} + {queue_file}"
+    )
+    load = (
+        f"{stack}; {tool}, {connections} connections, {seconds:.0f} s x {runs} runs, {RESEND_SHARE:.0%} resends; "
+        f"SQLite layout {layout()}: {files}"
+    )
     section.add(
         "local server: callbacks/s (uvicorn + App, SQLite store and queue, vs the floor on the same stack)",
         f"{spread([r['rps'] for r in subject], '{:.0f}')}/s",
@@ -143,6 +180,18 @@ def run(smoke: bool = False) -> Section:
         goal=f"p99 < {GOAL_P99_MS:.0f} ms",
         ok=median(p99) < GOAL_P99_MS,
     )
+    cpu = [r["cpu_us_per_request"] for r in subject if "cpu_us_per_request" in r]
+    floor_cpu = [r["cpu_us_per_request"] for r in floor if "cpu_us_per_request" in r]
+    if cpu and floor_cpu:
+        cpu_ratio = ratios(floor_cpu, cpu)
+        section.add(
+            "local server: CPU per callback (server process, user + system)",
+            f"{spread(cpu, '{:.0f}')} us",
+            f"floor {spread(floor_cpu, '{:.0f}')} us",
+            f"{spread(cpu_ratio, '{:.2f}')}x",
+            note="floor CPU / subject CPU per request, pairwise: the throughput ratio without the "
+            "neighbours' share of the 2 cores (information, not a goal)",
+        )
     checks = [r["queue"] for r in subject]
     exact = all(c["messages"] == c["distinct"] == c["outbox"] and c["pending"] == 0 for c in checks)
     section.add(

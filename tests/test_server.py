@@ -31,7 +31,12 @@ def extra_env() -> dict[str, str]:
 
 @pytest.fixture
 def env(tmp_path: Path, extra_env: dict[str, str]) -> dict[str, str]:
-    return {**local_env(tmp_path, TOKEN), **extra_env}
+    """`local_env` plus `extra_env`, where ``{data}`` stands for the test's data folder."""
+    return {**local_env(tmp_path, TOKEN), **{k: v.replace("{data}", str(tmp_path)) for k, v in extra_env.items()}}
+
+
+# The outbox and the local queue in one file: each alarm is one SQLite transaction.
+ONE_FILE = {"ALARM_CALLBACK_QUEUE_URL": "sqlite:///{data}/store.db"}
 
 
 @pytest.fixture
@@ -70,6 +75,7 @@ def http_post(url: str, body: bytes) -> tuple[int, Any]:
         return exc.code, json.load(exc)
 
 
+@pytest.mark.parametrize("extra_env", [{}, ONE_FILE], ids=["two-files", "one-file"])
 def test_send_seed_samples_ack_dedup_and_tail(server: str, env: dict[str, str], tmp_path: Path) -> None:
     url = f"{server}/callback/{TOKEN}"
     sent = run(env, "send", url, "--json")
@@ -92,6 +98,8 @@ def test_send_seed_samples_ack_dedup_and_tail(server: str, env: dict[str, str], 
     assert [e["id"] for e in events].count("xxxxxxxx") == 1
     human = run(env, "tail", "--all")
     assert "xxxxxxxx" in human.stdout and "cpu_usage" in human.stdout
+    swept = run(env, "sweep", "--json")
+    assert swept.returncode == 0 and json.loads(swept.stdout)["found"] == 0, swept.stderr
 
 
 def test_bad_json_is_400_quarantined_and_replayable(server: str, env: dict[str, str]) -> None:

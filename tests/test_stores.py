@@ -201,3 +201,14 @@ def test_record_updates_change_only_what_they_name() -> None:
     assert record.marked(PUBLISHED, 9.0) == replace(record, status=PUBLISHED, updated_at=9.0)
     assert record.taken_over(9.0, 10.0) == replace(record, updated_at=9.0, lease_until=19.0, attempts=6)
     assert len(fields(Record)) == 9  # a new field must be carried over by both
+
+
+def test_sqlite_params_spell_out_every_record_field() -> None:
+    """The claim binds `_params(record)` instead of `dataclasses.asdict` (a deep copy per
+    claim): it must name every field of `Record`, with the same values."""
+    from dataclasses import asdict
+
+    from alarm_callback.backends.sqlite.store import _params
+
+    record = SQLiteStore(":memory:").new_record("k", "m", now=T0, digest="d")
+    assert _params(record) == asdict(record)

@@ -9,6 +9,7 @@ through here, so a setting means the same thing everywhere.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ..backends.options import AwsOptions, BackendOptions, TencentOptions
 from ..backends.registry import build_publisher, build_quarantine, build_store
@@ -80,9 +81,13 @@ def authenticator(settings: Settings) -> Authenticator:
 
 def receiver_from_settings(settings: Settings) -> Receiver:
     options = backend_options(settings)
+    store = build_store(settings.store_url, options)
+    publisher = publisher_from_settings(settings)
+    if urlsplit(settings.store_url.strip()).scheme == "sqlite":  # imports nothing otherwise
+        share_sqlite_file(store, publisher)
     return Receiver(
-        build_store(settings.store_url, options),
-        publisher_from_settings(settings),
+        store,
+        publisher,
         build_quarantine(settings.quarantine_url, options),
         authenticator(settings),
         tz=load_timezone(settings.timezone),
@@ -95,6 +100,16 @@ def receiver_from_settings(settings: Settings) -> Receiver:
         flap_window_seconds=settings.flap_window_seconds,
         identity=IdentityScheme.from_json(settings.identity_fields),
     )
+
+
+def share_sqlite_file(store: Store, publisher: Publisher) -> None:
+    """The local layout: an SQLite outbox and local queue named by the same path commit
+    each alarm's claim, publish and mark as one transaction (`SQLiteStore.share_file`,
+    `Store.together`)."""
+    from ..backends.sqlite.store import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        store.share_file(publisher)
 
 
 def history_from_settings(settings: Settings) -> TencentHistory:

@@ -37,8 +37,12 @@ from __future__ import annotations
 import enum
 import time
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from .ports import Publisher
 
 PENDING = "pending"
 PUBLISHED = "published"
@@ -180,6 +184,14 @@ class Store(ABC):
         a live record already holds `key`. Never pending, so never swept."""
         now = time.time() if now is None else now
         return self._remember(self.new_marker(key, pointer, now), now)
+
+    def together(self, publisher: Publisher) -> AbstractContextManager[object]:
+        """A block whose claim, publish and mark commit as one write, where this store and
+        `publisher` share a database (the SQLite outbox and local queue in one file); a
+        no-op elsewhere. Inside it each call still fails alone (a refused publish leaves the
+        claim, pending); an exception out of the block itself (StoreError: the write could
+        not begin or commit) means nothing the block wrote is durable."""
+        return nullcontext()
 
     # -- what a backend implements, each with its own atomic primitive --------------------
 

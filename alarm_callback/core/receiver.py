@@ -15,7 +15,9 @@ The order is the guarantee:
    to the outbox before anything is published; with ``record_occurrences`` the occurrence
    marker is written in the same atomic step, so the reconciler never publishes an alarm
    whose callback is owed, even when the claim took effect unseen (a lost answer, a crash);
-6. publish, then ``store.mark_published``;
+6. publish, then ``store.mark_published`` (where the store and the publisher share one
+   database, the SQLite outbox and local queue in one file, steps 5 and 6 commit as one
+   write: `Store.together`; a commit that fails is a store failure, as in step 5);
 7. ack ``{"sessionId": ..., "retCode": 0}`` (strict JSON, always).
 
 Once step 5 has succeeded the alarm is durable, so every later failure still acks: the
@@ -41,6 +43,7 @@ from . import logline
 from .auth import Authenticator
 from .build import MessageBuilder, Unencodable, decode, digest, stored_callback
 from .episodes import DEFAULT_EPISODE_TTL, DEFAULT_FLAP_THRESHOLD, DEFAULT_FLAP_WINDOW, EpisodeMark, EpisodeTracker
+from .errors import StoreError
 from .http import Request, Response
 from .identity import InvalidId, MissingId, dedup_key
 from .identity_scheme import IdentityScheme
@@ -195,7 +198,12 @@ class Receiver:
         if episode_failed:  # the store is in trouble: nothing durable yet
             return self._store_down(key, message, ack)
         stored = stored_callback(body, decoded, received_at, source, episode)
-        return self._hand_off(key, message, stored, digest(body), ack, body, source)
+        try:
+            with self.store.together(self.publisher):  # one commit where both share a database
+                return self._hand_off(key, message, stored, digest(body), ack, body, source)
+        except StoreError:  # the shared write did not begin or commit: nothing of it is durable
+            log.exception("store transaction failed", extra={"dedup_key": key})
+            return self._store_down(key, message, ack)
 
     # -- steps -----------------------------------------------------------------------------
 

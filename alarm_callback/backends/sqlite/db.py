@@ -36,7 +36,7 @@ class Database:
         self._schema = schema
         self._local = threading.local()
         self._shared: sqlite3.Connection | None = None
-        self._shared_lock = threading.Lock()  # one transaction at a time on the shared connection
+        self._shared_lock = threading.RLock()  # one transaction at a time on the shared connection
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.connection()  # apply the schema now, so errors surface at start-up
@@ -55,16 +55,34 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Several statements as one atomic write. ``BEGIN IMMEDIATE`` takes the write lock
-        up front, so a concurrent writer waits (busy timeout) instead of failing mid-way."""
+        up front, so a concurrent writer waits (busy timeout) instead of failing mid-way.
+        Inside an enclosing transaction (`SQLiteStore.together`) it is a savepoint: undone
+        alone on an exception, committed with the enclosing one.
+
+        SQLite rolls a whole transaction back by itself after some errors (disk full, I/O
+        error): the COMMIT then fails ("no transaction is active") rather than reporting a
+        commit of what is left, so a caller never takes a rolled-back write for a durable one."""
         conn = self.connection()
         with self._shared_lock if self.path == ":memory:" else nullcontext():
+            if conn.in_transaction:
+                conn.execute("SAVEPOINT nested")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK TO nested")
+                        conn.execute("RELEASE nested")
+                    raise
+                conn.execute("RELEASE nested")
+                return
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)

@@ -42,6 +42,13 @@ class SQLiteQueue(Publisher):
     def from_url(cls, url: SplitResult, options: BackendOptions) -> SQLiteQueue:
         return cls(path_of(url))
 
+    def use(self, db: Database) -> None:
+        """Write through `db` (a store's, on this same file: `SQLiteStore.share_file`), so
+        an insert joins the store's open transaction instead of committing alone."""
+        if db is not self.db:  # the file already has this queue's table: built by this one
+            self.db.close()
+            self.db = db
+
     def publish(self, message: Message) -> None:
         try:
             self.db.connection().execute(

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
-from contextlib import nullcontext
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from urllib.parse import SplitResult
 
 from ...core.errors import StoreError
 from ...core.outbox import PENDING, Claim, ClaimStatus, Record, Store
+from ...core.ports import Publisher
 from ..options import BackendOptions
 from .db import Database, path_of
+from .queue import SQLiteQueue
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -76,6 +79,23 @@ WHERE fingerprint = :fingerprint AND version = :version
 """
 
 
+def _params(record: Record) -> dict[str, object]:
+    """The statement parameters of `record`, spelled out: `dataclasses.asdict` deep-copies
+    every field (it was the costliest line of a claim on the local server). A test checks
+    this against `asdict`, so a field added to `Record` cannot be missed."""
+    return {
+        "key": record.key,
+        "status": record.status,
+        "message": record.message,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "expires_at": record.expires_at,
+        "lease_until": record.lease_until,
+        "digest": record.digest,
+        "attempts": record.attempts,
+    }
+
+
 class SQLiteStore(Store):
     schemes = ("sqlite",)
 
@@ -92,15 +112,53 @@ class SQLiteStore(Store):
     def from_url(cls, url: SplitResult, options: BackendOptions) -> SQLiteStore:
         return cls(path_of(url), options.ttl_seconds, options.lease_seconds)
 
+    def share_file(self, publisher: Publisher) -> bool:
+        """Let a local queue on this store's file (QUEUE_URL and STORE_URL name the same
+        path) write through this store's connections, so `together` makes the receiver's
+        claim, publish and mark one transaction: one commit per alarm instead of three.
+        False, and nothing shared, for any other publisher (another file, another kind,
+        a router or fan-out over several)."""
+        if not isinstance(publisher, SQLiteQueue) or ":memory:" in (self.db.path, publisher.db.path):
+            return False
+        if os.path.realpath(publisher.db.path) != os.path.realpath(self.db.path):
+            return False
+        publisher.use(self.db)
+        return True
+
+    def together(self, publisher: Publisher) -> AbstractContextManager[object]:
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT`` around the receiver's claim, publish and
+        mark when `publisher` writes through this store's connection (`share_file`). A
+        refused queue insert undoes only itself (SQLite undoes a failed statement alone),
+        so the claim commits pending for the sweeper, as with separate commits; an error
+        that rolled the whole transaction back surfaces at the COMMIT, as StoreError."""
+        if isinstance(publisher, SQLiteQueue) and publisher.db is self.db:
+            return self._transaction()
+        return nullcontext()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """The block's own exceptions pass as they are; a BEGIN or COMMIT that fails is a
+        StoreError (what the receiver treats as the claim failing)."""
+        inside = False
+        try:
+            with self.db.transaction():
+                inside = True
+                yield
+                inside = False
+        except sqlite3.Error as exc:
+            if inside:
+                raise
+            raise StoreError(f"sqlite transaction failed: {exc}") from exc
+
     def _claim(self, record: Record, now: float, marker: Record | None = None) -> Claim:
         """One UPSERT; with a marker, the UPSERT and the marker's conditional insert in one
         transaction (a fresh record has ``attempts`` 1, a takeover more)."""
         try:
             for _ in range(3):  # the row can only vanish under a concurrent purge: retry
                 with self.db.transaction() if marker is not None else nullcontext(self.db.connection()) as conn:
-                    row = conn.execute(_CLAIM, asdict(record)).fetchone()
+                    row = conn.execute(_CLAIM, _params(record)).fetchone()
                     if row is not None and marker is not None and row["attempts"] == 1:
-                        conn.execute(_REMEMBER, asdict(marker))
+                        conn.execute(_REMEMBER, _params(marker))
                 if row is not None:
                     return Claim(ClaimStatus.CLAIMED, Record(**dict(row)))
                 existing = self.get(record.key)
@@ -120,7 +178,7 @@ class SQLiteStore(Store):
 
     def _remember(self, marker: Record, now: float) -> bool:
         try:
-            cursor = self.db.connection().execute(_REMEMBER, asdict(marker))
+            cursor = self.db.connection().execute(_REMEMBER, _params(marker))
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite remember failed: {exc}") from exc
         return cursor.rowcount == 1
