@@ -61,6 +61,20 @@ def test_the_wiring_shares_the_file_only_between_a_store_and_a_queue_on_it(tmp_p
     assert isinstance(MemoryStore().together(MemoryPublisher()), type(store.together(MemoryPublisher())))
 
 
+def test_the_default_settings_put_the_local_queue_in_the_stores_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make run` with no settings gets one transaction per alarm: the default QUEUE_URL
+    names the store's file (relative to the working directory)."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("STORE_URL", "QUEUE_URL"):
+        monkeypatch.delenv(f"ALARM_CALLBACK_{name}", raising=False)
+    receiver = receiver_from_settings(Settings(quarantine_url="memory://"))
+    assert isinstance(receiver.store, SQLiteStore) and isinstance(receiver.publisher, SQLiteQueue)
+    assert receiver.publisher.db is receiver.store.db
+    assert (tmp_path / ".data" / "store.db").exists() and not (tmp_path / ".data" / "queue.db").exists()
+
+
 def test_a_new_alarm_is_one_transaction_and_a_resend_adds_nothing(
     tmp_path: Path, metric_sample: dict[str, Any]
 ) -> None:

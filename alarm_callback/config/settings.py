@@ -58,7 +58,11 @@ class Settings(BaseSettings):
         False, description="Let a deployed function run with neither TOKEN nor BASIC_AUTH set."
     )
     store_url: str = Field("sqlite:///.data/store.db", description="Dedup store and outbox.")
-    queue_url: str = Field("sqlite:///.data/queue.db", description="Publisher(s); comma-separated URLs fan out to all.")
+    queue_url: str = Field(
+        "sqlite:///.data/store.db",
+        description="Publisher(s); comma-separated URLs fan out to all. The default local queue shares the "
+        "store's file, so each alarm's claim, publish and mark commit as one transaction.",
+    )
     routes: str | None = Field(
         None,
         description="JSON list of routing rules, first match wins: "
