@@ -73,8 +73,9 @@ class TableSnapshots:
 def keyed_all_items(table: Any) -> list[Any]:
     """moto's `Table.all_items` (every query and scan starts with it) with the same order,
     computed once per item: moto sorts the whole table by comparing its typed values, and
-    each comparison converts both sides again, so a query on a table of 20,000 items cost
-    about 340 ms (55 ms with this), and a 10,000-alarm run crawled as the table grew."""
+    each comparison converts both sides again, so an index query on a table of 20,000 items
+    took 336 ms in process (155 ms with this, the sort itself 56 ms), and a 10,000-alarm run
+    crawled as the table grew."""
     items: list[Any] = []
     for entry in table.items.values():
         items.extend(entry.values() if table.range_key_attr else [entry])
