@@ -13,18 +13,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import standardwebhooks  # a dev requirement: a missing one fails, never skips
 
-standardwebhooks = pytest.importorskip("standardwebhooks")
-
-from alarm_callback import samples  # noqa: E402
-from alarm_callback.backends.memory import MemoryQuarantine, MemoryStore  # noqa: E402
-from alarm_callback.backends.options import BackendOptions  # noqa: E402
-from alarm_callback.backends.registry import build_publisher  # noqa: E402
-from alarm_callback.backends.webhook import WebhookPublisher, retry_after  # noqa: E402
-from alarm_callback.core.errors import ConfigError, PublishError  # noqa: E402
-from alarm_callback.core.http import Request  # noqa: E402
-from alarm_callback.core.message import Message  # noqa: E402
-from alarm_callback.core.receiver import Receiver  # noqa: E402
+from alarm_callback import samples
+from alarm_callback.backends.memory import MemoryQuarantine, MemoryStore
+from alarm_callback.backends.options import BackendOptions
+from alarm_callback.backends.registry import build_publisher
+from alarm_callback.backends.webhook import WebhookPublisher, retry_after
+from alarm_callback.core.errors import ConfigError, PublishError
+from alarm_callback.core.http import Request
+from alarm_callback.core.message import Message
+from alarm_callback.core.receiver import Receiver
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
