@@ -25,7 +25,13 @@ from alarm_callback.core.errors import ConfigError, PublishError, QuarantineErro
 from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, ClaimStatus
 from alarm_callback.core.ports import Quarantined
-from alarm_callback.testing.moto import TableSnapshots, atomic_methods, keyed_all_items, untrack_instances
+from alarm_callback.testing.moto import (
+    TableSnapshots,
+    atomic_methods,
+    index_scoped_query,
+    keyed_all_items,
+    untrack_instances,
+)
 from tests.test_episodes import check_concurrent_steps, check_episode_semantics, check_receiver_lifecycle
 from tests.test_stores import T0, check_concurrent_claims, check_conflicts_markers_and_give_up, check_store_semantics
 
@@ -383,6 +389,43 @@ def test_keyed_all_items_lists_a_table_in_motos_own_order(mocked: None) -> None:
         listed = keyed_all_items(table)
         assert len(listed) >= count
         assert [(i.hash_key, i.range_key) for i in listed] == [(i.hash_key, i.range_key) for i in table.all_items()]
+
+
+def test_the_chaos_servers_index_query_walks_only_the_index(table: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `index_scoped_query`, the sweeper's query of the sparse pending index lists only
+    the items that carry its keys (the pending ones), and answers exactly as moto does."""
+    from moto.dynamodb.models.table import Table
+
+    store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
+    for i in range(30):
+        store.claim(f"k{i:02}", f"m{i}", now=T0 + i)
+        if i % 6:
+            store.mark_published(f"k{i:02}", now=T0 + 40)
+    expected = [r.key for r in store.pending(0, now=T0 + 100)]
+    assert expected == ["k00", "k06", "k12", "k18", "k24"]  # oldest first
+
+    walked: list[int] = []
+
+    def counted(table: Any) -> list[Any]:
+        items = keyed_all_items(table)
+        walked.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counted)
+    monkeypatch.setattr(Table, "query", index_scoped_query(Table.query))
+    assert [r.key for r in store.pending(0, now=T0 + 100)] == expected
+    assert [r.key for r in store.pending(0, now=T0 + 100, limit=2)] == expected[:2]
+    assert walked and max(walked) == len(expected)
+    walked.clear()
+    store.get("k01")  # not a query: the whole table stays in scope for everything else
+    assert len(keyed_all_items(store_table(table))) == 30
+
+
+def store_table(name: str) -> Any:
+    from moto.dynamodb.models import dynamodb_backends
+
+    account = boto3.client("sts", region_name=REGION).get_caller_identity()["Account"]
+    return dynamodb_backends[account][REGION].get_table(name)
 
 
 def test_the_chaos_servers_moto_rolls_back_and_keeps_no_backups(mocked: None, monkeypatch: pytest.MonkeyPatch) -> None:
