@@ -7,7 +7,7 @@
 #   make bench              - everything (~5-8 minutes on 2 cores)
 #   make bench BENCH_ONLY=warm,cold   - some sections
 #   make bench-smoke        - every section at tiny sizes (what tests/test_bench_smoke.py runs)
-BENCH_ONLY ?= cold,warm,server,size,memory,cost
+BENCH_ONLY ?= cold,warm,server,size,memory,cost,handshake
 BENCH_JSON ?= .data/bench.json
 
 .PHONY: bench bench-smoke bench-tools
