@@ -61,23 +61,31 @@ def client(service: Literal["sns"], options: AwsOptions, region: str | None = No
 def client(service: str, options: AwsOptions, region: str | None = None) -> Any:
     """The shared client for `service` (in `region`, else the environment's region).
 
-    Creating a boto3 client costs tens of milliseconds and is not thread-safe on the default
-    session, so it happens once per (service, region) per container, under a lock.
+    Creating a boto3 client costs tens of milliseconds and is not thread-safe on a shared
+    session, so it happens once per (service, region) per container, under a lock. All
+    clients come from one session: a session loads botocore's endpoint rules and partition
+    data once for every client it builds (a session per client loaded them per client, on the
+    cold start's path).
     """
     with _lock:
         return _build(service, options, region)
 
 
 @functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@functools.cache
 def _build(service: str, options: AwsOptions, region: str | None) -> Any:
-    session = boto3.session.Session()
-    return session.client(service, region_name=region, config=client_config(options))  # type: ignore[call-overload]
+    return _session().client(service, region_name=region, config=client_config(options))  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:
-    """Forget the built clients (tests that move between endpoints or mocks)."""
+    """Forget the built clients and their session (tests that move between endpoints or mocks)."""
     with _lock:
         _build.cache_clear()
+        _session.cache_clear()
 
 
 def error_text(exc: Exception) -> str:
