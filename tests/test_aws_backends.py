@@ -30,6 +30,7 @@ from alarm_callback.testing.moto import (
     atomic_methods,
     index_scoped_query,
     keyed_all_items,
+    keyed_sorted_items,
     untrack_instances,
 )
 from tests.test_episodes import check_concurrent_steps, check_episode_semantics, check_receiver_lifecycle
@@ -414,11 +415,29 @@ def test_the_chaos_servers_index_query_walks_only_the_index(table: str, monkeypa
     monkeypatch.setattr(Table, "all_items", counted)
     monkeypatch.setattr(Table, "query", index_scoped_query(Table.query))
     assert [r.key for r in store.pending(0, now=T0 + 100)] == expected
+    monkeypatch.setattr(Table, "sorted_items", keyed_sorted_items)
+    assert [r.key for r in store.pending(0, now=T0 + 100)] == expected
     assert [r.key for r in store.pending(0, now=T0 + 100, limit=2)] == expected[:2]
     assert walked and max(walked) == len(expected)
     walked.clear()
     store.get("k01")  # not a query: the whole table stays in scope for everything else
     assert len(keyed_all_items(store_table(table))) == 30
+
+
+def test_keyed_sorted_items_orders_as_moto_does(table: str) -> None:
+    """`keyed_sorted_items` gives moto's `sorted_items` order for an index query's attributes
+    (index hash + range, then the table's key) and for a table's own key, ties included."""
+    store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
+    for i in range(40):
+        store.claim(f"k{(i * 7) % 40:02}", f"m{i}", now=T0 + (i % 5))  # 5 items per updated_at
+    moto_table = store_table(table)
+    items = keyed_all_items(moto_table)
+    orders = []
+    for hashes, ranges in ((["outbox", "pk"], ["updated_at", None]), (["pk"], [None])):
+        expected = [i.hash_key for i in moto_table.sorted_items(hashes, ranges, list(reversed(items)))]
+        assert [i.hash_key for i in keyed_sorted_items(moto_table, hashes, ranges, list(reversed(items)))] == expected
+        orders.append(expected)
+    assert orders[0] != orders[1]  # the index's order (by updated_at first) is not the table's
 
 
 def store_table(name: str) -> Any:

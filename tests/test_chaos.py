@@ -242,3 +242,26 @@ def test_chaos_through_each_adapter(platform: str, path: Path) -> None:
         MemoryStore(lease_seconds=LEASE), n=300, fault_rate=0.2, seed=17, transport=_through_adapter(platform, template)
     )
     assert_invariants(report)
+
+
+def test_patiently_asks_again_after_failures_and_lets_the_last_one_out() -> None:
+    from alarm_callback.testing.chaos import patiently
+
+    answers = iter([TimeoutError("slow"), TimeoutError("slow"), "ok"])
+
+    def call() -> str:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert patiently(call, pause=0) == "ok"
+    calls: list[int] = []
+
+    def failing() -> str:
+        calls.append(1)
+        raise TimeoutError("never")
+
+    with pytest.raises(TimeoutError):
+        patiently(failing, tries=4, pause=0)
+    assert len(calls) == 4

@@ -436,16 +436,17 @@ _BUILDER = MessageBuilder()
 T = TypeVar("T")
 
 
-def patiently(call: Callable[[], T], tries: int = 5) -> T:
-    """`call()`, asked again after a pause when it fails: for the run's own bookkeeping of
-    the store (setting up records, reading the outcome), which no fault is injected into.
-    Under load moto's server answers some calls after the client's read timeout; one such
-    answer ended a 10,000-alarm run at 50% faults after 33 minutes, without its report."""
-    for _ in range(tries - 1):
+def patiently(call: Callable[[], T], tries: int = 20, pause: float = 1.0) -> T:
+    """`call()`, asked again after a growing pause (1 s doubling to 16 s: about 4 minutes in
+    all) when it fails: for the run's own bookkeeping of the store (setting up records,
+    reading the outcome), which no fault is injected into. Under load moto's server answers
+    some calls after the client's read timeout: one such answer ended a 10,000-alarm run at
+    50% faults after 33 minutes, and five in a row (5 s of patience) another after 30."""
+    for attempt in range(tries - 1):
         try:
             return call()
         except Exception:  # the last try, below, lets its failure out
-            time.sleep(1)
+            time.sleep(min(pause * 2**attempt, 16 * pause))
     return call()
 
 
@@ -518,14 +519,15 @@ class Sweepers:
                     return
             time.sleep(0.01)
 
-    def drain(self, store: Store, timeout: float) -> None:
-        """Wait until nothing is pending (asked of the unfaulted store)."""
+    def drain(self, store: Store, timeout: float, every: float = 0.5) -> None:
+        """Wait until nothing is pending (asked of the unfaulted store every `every` seconds:
+        each ask is an index query, which on moto competes with the sweepers' own)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with contextlib.suppress(Exception):  # a slow store (moto under load) times out: ask again
                 if not store.pending(0, now=time.time() + 10**6, limit=1):
                     return
-            time.sleep(0.05)
+            time.sleep(every)
 
     def stop(self) -> None:
         self._stop.set()
