@@ -77,6 +77,8 @@ class Result:
 
 
 _ALLOW = {"allow": "POST"}
+# `Outcome.value` per member: an enum member's `.value` is a Python-level descriptor call.
+_OUTCOME_TEXT = {outcome: outcome.value for outcome in Outcome}
 
 
 class Receiver:
@@ -121,7 +123,7 @@ class Receiver:
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         result = self._handle(request)
-        outcome = result.outcome.value
+        outcome = _OUTCOME_TEXT[result.outcome]
         logline.info(
             log,
             f"callback {outcome}",
