@@ -173,7 +173,7 @@ class Receiver:
             code = "missing_id" if isinstance(exc, MissingId) else "invalid_id"
             return self._refuse(400, code, str(exc), body, source, quarantine)
         received_at = round(time.time(), 6)
-        fields = self.builder.fields(decoded, key, received_at)  # validated once, by build
+        fields = self.builder.fields(decoded, key, received_at)  # the Alarm as its dump; build encodes it
         episode: EpisodeMark | None = None
         episode_failed = False
         if self.episodes is not None and fields is not None and fields["status"] in ("firing", "resolved"):
