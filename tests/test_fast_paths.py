@@ -1,6 +1,8 @@
 """The hot-path shortcuts taken for `make bench` give exactly what the plain code gives.
 
 * `encode` calls the envelope's core validator and serializer directly;
+* the receiver's alarm is `normalize.alarm_fields`' dict, serialized without the `Alarm`
+  model: it must be what validating it as an `Alarm` dumps;
 * the log line's timestamp is the ISO form of the record's time;
 * `too_deep` walks level by level.
 """
@@ -19,9 +21,9 @@ from alarm_callback import samples
 from alarm_callback.config.logs import _timestamp
 from alarm_callback.core.identity import dedup_key
 from alarm_callback.core.limits import MAX_DEPTH, too_deep
-from alarm_callback.core.message import encode, to_event
+from alarm_callback.core.message import encode, encode_data, to_event
 from alarm_callback.core.models.alarm import Alarm, AlarmEvent, Episode
-from alarm_callback.core.normalize import normalize
+from alarm_callback.core.normalize import alarm_fields, normalize
 from alarm_callback.core.times import load_timezone
 
 SAMPLES = [json.loads(body) for body in samples.load().values()]
@@ -74,6 +76,32 @@ def test_the_envelope_dict_is_the_envelope_model(episode: Episode | None) -> Non
             assert message.body == event.model_dump_json()
             fields = list(AlarmEvent.model_fields)
             assert list(json.loads(message.body)) == [f for f in fields if f in json.loads(message.body)]
+
+
+@FUZZ
+@given(st.sampled_from(SAMPLES), st.lists(st.tuples(st.sampled_from(sorted({k for b in SAMPLES for k in b})), values)))
+def test_alarm_fields_are_the_alarms_dump(body: dict[str, Any], changes: list[tuple[str, Any]]) -> None:
+    """`alarm_fields` gives `Alarm.model_validate(...).model_dump()` itself (every field, in
+    order, nested models as dicts), so `encode_data` of it is `encode` of the model."""
+    body = {**body, **dict(changes)}
+    try:
+        key = dedup_key(body)
+    except ValueError:
+        return
+    fields = alarm_fields(body, key, load_timezone("Asia/Shanghai"), NOW)
+    if fields is None:
+        return
+    alarm = Alarm.model_validate(fields)
+    assert list(fields) == list(Alarm.model_fields)
+    assert repr(fields) == repr(alarm.model_dump())
+    for episode in (
+        None,
+        {"id": "e1", "sequence": 2, "opened_at": NOW, "state": "open", "orphan": False, "flapping": True},
+    ):
+        data = {**fields, "episode": episode}
+        with_episode = Alarm.model_validate(data)
+        assert repr(data) == repr(with_episode.model_dump())
+        assert encode_data(data, "src") == encode(with_episode, "src")
 
 
 def _reference_attributes(alarm: Alarm, dedup: str, recovered: bool) -> dict[str, str]:

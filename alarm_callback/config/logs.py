@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
@@ -25,24 +24,30 @@ EMF_NAMESPACE = "AlarmCallback"
 
 # The attributes every LogRecord has; anything else on a record came from ``extra``.
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
-_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
-_cold_start: contextvars.ContextVar[bool | None] = contextvars.ContextVar("cold_start", default=None)
+# The current invocation's (request id, cold start), or None outside one: one variable, so
+# entering an invocation is one set and one reset, and a line reads both with one get.
+_invocation: contextvars.ContextVar[tuple[str | None, bool] | None] = contextvars.ContextVar("invocation", default=None)
 _cold = True
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
-@contextmanager
-def invocation(request_id: str | None) -> Iterator[None]:
+class invocation:  # lower case: it replaces a function of that name, its callers unchanged
     """Tag every line logged inside with the platform request id and the cold-start flag
-    (true for the first invocation of a container)."""
-    global _cold
-    tokens = (_request_id.set(request_id), _cold_start.set(_cold))
-    _cold = False
-    try:
-        yield
-    finally:
-        _request_id.reset(tokens[0])
-        _cold_start.reset(tokens[1])
+    (true for the first invocation of a container). A class rather than a
+    `contextlib.contextmanager` generator: it is entered once per callback."""
+
+    __slots__ = ("_request_id", "_token")
+
+    def __init__(self, request_id: str | None) -> None:
+        self._request_id = request_id
+
+    def __enter__(self) -> None:
+        global _cold
+        self._token = _invocation.set((self._request_id, _cold))
+        _cold = False
+
+    def __exit__(self, *exc: object) -> None:
+        _invocation.reset(self._token)
 
 
 def request_id_of(context: Any) -> str | None:
@@ -91,10 +96,10 @@ class JsonFormatter(logging.Formatter):
             "logger": name,
             "message": self._mask(message),
         }
-        request_id = _request_id.get()
-        if request_id is not None:
-            entry["request_id"] = request_id
-            entry["cold_start"] = _cold_start.get()
+        current = _invocation.get()
+        if current is not None and current[0] is not None:
+            entry["request_id"] = current[0]
+            entry["cold_start"] = current[1]
         for field, value in fields.items():
             if value is not None:
                 entry[field] = value

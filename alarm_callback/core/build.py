@@ -21,11 +21,11 @@ import logging
 from datetime import datetime, timezone, tzinfo
 from typing import Any
 
-from pydantic_core import from_json, to_json
+from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from .episodes import EpisodeMark
 from .identity_scheme import IdentityScheme
-from .message import DEFAULT_SOURCE, Message, encode
+from .message import DEFAULT_SOURCE, Message, encode, encode_data
 from .models.alarm import Alarm, Episode
 from .normalize import alarm_fields, unknown_alarm
 from .times import load_timezone
@@ -84,9 +84,9 @@ class MessageBuilder:
         self.identity = identity or IdentityScheme()
 
     def fields(self, decoded: dict[str, Any], key: str, received_at: float) -> dict[str, Any] | None:
-        """The normalized alarm's fields (`normalize.alarm_fields`), not validated yet: `build`
-        validates them once, with the episode. None when the body is not a readable callback
-        or normalizing it fails (`build` then forwards it as ``unknown``)."""
+        """The normalized alarm as its dump (`normalize.alarm_fields`): `build` adds the
+        episode and serializes it. None when the body is not a readable callback or
+        normalizing it fails (`build` then forwards it as ``unknown``)."""
         try:
             return alarm_fields(decoded, key, self.tz, datetime.fromtimestamp(received_at, timezone.utc), self.identity)
         except Exception:
@@ -109,12 +109,13 @@ class MessageBuilder:
             if fields is None:
                 fields = alarm_fields(decoded, key, self.tz, when, self.identity)
             if fields is None:
-                alarm = unknown_alarm(decoded, key, when)
-            else:
-                if episode is not None and fields["status"] != "unknown":
-                    fields = {**fields, "episode": _episode_fields(episode)}
-                alarm = Alarm.model_validate(fields)
-            return encode(alarm, self.event_source)
+                return encode(unknown_alarm(decoded, key, when), self.event_source)
+            if episode is not None and fields["status"] != "unknown":
+                fields = {**fields, "episode": _episode_fields(episode)}
+            try:
+                return encode_data(fields, self.event_source)
+            except PydanticSerializationError:  # text inference cannot write: as the model writes it
+                return encode(Alarm.model_validate(fields), self.event_source)
         except Exception:  # a normalizer bug or an unserializable value must not lose the alarm
             log.exception("building the message failed; forwarding as unknown", extra={"dedup_key": key})
         try:

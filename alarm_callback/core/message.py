@@ -77,31 +77,35 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _attributes(alarm: Alarm, dedup: str, recovered: bool) -> dict[str, str]:
-    """The routing attributes present (non-empty) on `alarm`, in this order. Written as one
-    test per attribute rather than a dict of all ten filtered after: it runs per message."""
+def _attributes(data: dict[str, Any], dedup: str, recovered: bool) -> dict[str, str]:
+    """The routing attributes present (non-empty) on the alarm (`data`: its dump), in this
+    order. Written as one test per attribute rather than a dict of all ten filtered after: it
+    runs per message."""
     found: dict[str, str] = {}
-    if alarm.status:
-        found["status"] = alarm.status
-    if alarm.kind:
-        found["kind"] = alarm.kind
-    obj = alarm.object
-    if obj.namespace:
-        found["namespace"] = obj.namespace
-    if obj.region:
-        found["region"] = obj.region
-    if alarm.policy.id:
-        found["policy_id"] = alarm.policy.id
+    status = data["status"]
+    if status:
+        found["status"] = status
+    kind = data["kind"]
+    if kind:
+        found["kind"] = kind
+    obj = data["object"]
+    if obj["namespace"]:
+        found["namespace"] = obj["namespace"]
+    if obj["region"]:
+        found["region"] = obj["region"]
+    policy_id = data["policy"]["id"]
+    if policy_id:
+        found["policy_id"] = policy_id
     if dedup == "skipped":
         found["dedup"] = "skipped"
     if recovered:
         found["recovered"] = "true"
-    episode = alarm.episode
-    if episode:
-        if episode.id:
-            found["episode"] = episode.id
-        found["sequence"] = str(episode.sequence)
-        if episode.flapping:
+    episode = data["episode"]
+    if episode is not None:
+        if episode["id"]:
+            found["episode"] = episode["id"]
+        found["sequence"] = str(episode["sequence"])
+        if episode["flapping"]:
             found["flapping"] = "true"
     return found
 
@@ -135,38 +139,54 @@ def to_event(
     )
 
 
-def _envelope(alarm: Alarm, source: str, dedup: str, recovered: bool) -> dict[str, Any]:
+def _envelope(data: dict[str, Any], payload: object, source: str, dedup: str, recovered: bool) -> dict[str, Any]:
     """`to_event`'s envelope as the dict `AlarmEvent.model_dump_json` writes: its fields in
-    order, the optional ones left out when absent (`exclude_if`), ``data`` the `Alarm` itself
-    (serialized by its own model). Skips validating an envelope of values the alarm already
-    holds validated; `tests/test_fast_paths.py` checks it against `AlarmEvent` field by field."""
-    episode = alarm.episode
+    order, the optional ones left out when absent (`exclude_if`), ``data`` the alarm
+    (`payload`: the `Alarm`, or its dump `data`). Skips validating an envelope of values the
+    alarm already holds; `tests/test_fast_paths.py` checks it against `AlarmEvent` field by
+    field."""
+    episode = data["episode"]
+    subject = data["object"]["id"]
+    status = data["status"]
     event: dict[str, Any] = {
         "specversion": "1.0",
-        "id": alarm.id,
+        "id": data["id"],
         "source": source,
-        "type": EVENT_TYPE_PREFIX + alarm.status,
-        "time": alarm.received_at,
+        "type": EVENT_TYPE_PREFIX + status,
+        "time": data["received_at"],
     }
-    if alarm.object.id is not None:
-        event["subject"] = alarm.object.id
+    if subject is not None:
+        event["subject"] = subject
     event["datacontenttype"] = "application/json"
     event["dataschema"] = SCHEMA_URI
-    event["alarmstatus"] = alarm.status
-    event["alarmkind"] = alarm.kind
-    event["fingerprint"] = alarm.fingerprint
+    event["alarmstatus"] = status
+    event["alarmkind"] = data["kind"]
+    event["fingerprint"] = data["fingerprint"]
     event["dedup"] = dedup
     event["recovered"] = recovered
     if episode is not None:
-        event["episode"] = episode.id
-        event["sequence"] = episode.sequence
-        if episode.orphan:
+        event["episode"] = episode["id"]
+        event["sequence"] = episode["sequence"]
+        if episode["orphan"]:
             event["orphanresolve"] = True
-    event["identityversion"] = alarm.identity_version
-    if episode is not None and episode.flapping:
+    event["identityversion"] = data["identity_version"]
+    if episode is not None and episode["flapping"]:
         event["flapping"] = True
-    event["data"] = alarm
+    event["data"] = payload
     return event
+
+
+def _message(data: dict[str, Any], payload: object, source: str, dedup: str, recovered: bool) -> Message:
+    fingerprint: str = data["fingerprint"]
+    status: str = data["status"]
+    return Message(
+        id=data["id"],
+        # `inf_nan_mode="null"`: what a model writes by default, for a NaN inside `raw`
+        body=to_json(_envelope(data, payload, source, dedup, recovered), inf_nan_mode="null").decode(),
+        fingerprint=fingerprint,
+        attributes=_attributes(data, dedup, recovered),
+        occurrence=occurrence_key(fingerprint, data["first_occur_time"], status),
+    )
 
 
 def encode(
@@ -177,15 +197,25 @@ def encode(
     recovered: bool = False,
 ) -> Message:
     """The message for `alarm`: the CloudEvent serialized once with `pydantic_core.to_json`
-    (what the outbox stores and every publisher sends) and the routing attributes read from
-    the alarm itself."""
-    return Message(
-        id=alarm.id,
-        body=to_json(_envelope(alarm, source, dedup, recovered)).decode(),
-        fingerprint=alarm.fingerprint,
-        attributes=_attributes(alarm, dedup, recovered),
-        occurrence=occurrence_key(alarm.fingerprint, alarm.first_occur_time, alarm.status),
-    )
+    (what the outbox stores and every publisher sends), ``data`` by the `Alarm` model's own
+    serializer, and the routing attributes read from the alarm."""
+    return _message(alarm.model_dump(), alarm, source, dedup, recovered)
+
+
+def encode_data(
+    data: dict[str, Any],
+    source: str = DEFAULT_SOURCE,
+    *,
+    dedup: Literal["checked", "skipped"] = "checked",
+    recovered: bool = False,
+) -> Message:
+    """`encode` of an alarm given as its dump (`Alarm.model_dump()`, or the receiver's
+    `normalize.alarm_fields`), without building the model: ``data`` is written by
+    `to_json`'s own inference. That writes what the model writes, except for text it cannot
+    encode (a lone surrogate: the model's serializer writes replacement characters where
+    inference raises `pydantic_core.PydanticSerializationError`); the caller then encodes the
+    validated `Alarm` (`build.MessageBuilder.build`)."""
+    return _message(data, data, source, dedup, recovered)
 
 
 def with_dedup_skipped(message: Message) -> Message:

@@ -77,6 +77,8 @@ class Result:
 
 
 _ALLOW = {"allow": "POST"}
+# `Outcome.value` per member: an enum member's `.value` is a Python-level descriptor call.
+_OUTCOME_TEXT = {outcome: outcome.value for outcome in Outcome}
 
 
 class Receiver:
@@ -121,7 +123,7 @@ class Receiver:
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         result = self._handle(request)
-        outcome = result.outcome.value
+        outcome = _OUTCOME_TEXT[result.outcome]
         logline.info(
             log,
             f"callback {outcome}",
@@ -171,7 +173,7 @@ class Receiver:
             code = "missing_id" if isinstance(exc, MissingId) else "invalid_id"
             return self._refuse(400, code, str(exc), body, source, quarantine)
         received_at = round(time.time(), 6)
-        fields = self.builder.fields(decoded, key, received_at)  # validated once, by build
+        fields = self.builder.fields(decoded, key, received_at)  # the Alarm as its dump; build encodes it
         episode: EpisodeMark | None = None
         episode_failed = False
         if self.episodes is not None and fields is not None and fields["status"] in ("firing", "resolved"):
