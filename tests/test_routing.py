@@ -28,8 +28,9 @@ from alarm_callback.core.message import Message
 from alarm_callback.core.outbox import PENDING, PUBLISHED, Store
 from alarm_callback.core.ports import FanOut, Publisher
 from alarm_callback.core.receiver import Receiver
-from alarm_callback.core.routing import DROP_URL, Router, parse_routes, parse_targets, shown_url
+from alarm_callback.core.routing import Router, parse_routes
 from alarm_callback.core.sweeper import sweep
+from alarm_callback.core.targets import DROP_URL, parse_targets, shown_url
 from alarm_callback.ops.cli import setting_error
 from alarm_callback.reconcile.run import reconcile
 from tests.conftest import post

@@ -19,7 +19,7 @@ from ..core.identity_scheme import IdentityScheme
 from ..core.outbox import Store
 from ..core.ports import Publisher, Quarantine
 from ..core.receiver import Receiver
-from ..core.routing import DROP_URL, Router, parse_routes, parse_targets
+from ..core.targets import DROP_URL, parse_targets
 from ..core.times import load_timezone
 from .settings import Settings
 
@@ -63,10 +63,12 @@ def publisher_from_settings(settings: Settings) -> Publisher:
     over `ROUTES` and the default route when rules are set or the default is ``drop://``
     (so its drops are logged). Each distinct URL is built once, however many routes name it."""
     options = backend_options(settings)
-    rules = parse_routes(settings.routes)
+    rules = settings.route_rules()
     default = parse_targets(settings.queue_url, "ALARM_CALLBACK_QUEUE_URL")
     if not rules and default != (DROP_URL,):
         return build_publisher(settings.queue_url, options)
+    from ..core.routing import Router  # only here: see `Settings.route_rules`
+
     urls = dict.fromkeys([*default, *(url for rule in rules for url in rule.targets)])
     return Router(rules, default, {url: build_publisher(url, options) for url in urls})
 

@@ -19,16 +19,18 @@ import hashlib
 import json
 import logging
 from datetime import datetime, timezone, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic_core import PydanticSerializationError, from_json, to_json
 
 from .episodes import EpisodeMark
 from .identity_scheme import IdentityScheme
 from .message import DEFAULT_SOURCE, Message, encode, encode_data
-from .models.alarm import Alarm, Episode
 from .normalize import alarm_fields, unknown_alarm
 from .times import load_timezone
+
+if TYPE_CHECKING:  # imported where used: a known callback's message is written without them
+    from .models.alarm import Episode
 
 log = logging.getLogger("alarm_callback")
 
@@ -115,6 +117,8 @@ class MessageBuilder:
             try:
                 return encode_data(fields, self.event_source)
             except PydanticSerializationError:  # text inference cannot write: as the model writes it
+                from .models.alarm import Alarm
+
                 return encode(Alarm.model_validate(fields), self.event_source)
         except Exception:  # a normalizer bug or an unserializable value must not lose the alarm
             log.exception("building the message failed; forwarding as unknown", extra={"dedup_key": key})
@@ -149,4 +153,6 @@ def _episode_fields(mark: EpisodeMark) -> dict[str, Any]:
 
 
 def episode_of(mark: EpisodeMark) -> Episode:
+    from .models.alarm import Episode
+
     return Episode.model_validate(_episode_fields(mark))

@@ -12,12 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic_core import to_json
 
 from .identity import occurrence_key
-from .models.alarm import EVENT_TYPE_PREFIX, SCHEMA_URI, Alarm, AlarmEvent
+from .models.names import EVENT_TYPE_PREFIX, SCHEMA_URI
+
+if TYPE_CHECKING:  # imported where used: a known callback's message is written without them
+    from .models.alarm import Alarm, AlarmEvent
 
 DEFAULT_SOURCE = "alarm-callback"
 
@@ -117,6 +120,8 @@ def to_event(
     dedup: Literal["checked", "skipped"] = "checked",
     recovered: bool = False,
 ) -> AlarmEvent:
+    from .models.alarm import AlarmEvent
+
     return AlarmEvent.model_validate(
         {
             "id": alarm.id,

@@ -10,15 +10,18 @@ from __future__ import annotations
 import hashlib
 import math
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from .identity import object_id_of, policy_key
 from .identity_scheme import IdentityScheme
-from .models.alarm import SCHEMA_VERSION, Alarm, Kind, Status
 from .models.callback import TencentCallback
+from .models.names import SCHEMA_VERSION, Kind, Status
 from .times import to_utc
+
+if TYPE_CHECKING:  # built only off the receiver's path: `alarm_fields` writes a known callback's dump
+    from .models.alarm import Alarm
 
 _STATUS = {
     "1": "firing",
@@ -74,6 +77,8 @@ def normalize(
     body: dict[str, Any], key: str, tz: tzinfo, received_at: datetime, identity: IdentityScheme | None = None
 ) -> Alarm:
     """Build the Alarm for a decoded body whose dedup key is already known."""
+    from .models.alarm import Alarm
+
     fields = alarm_fields(body, key, tz, received_at, identity)
     return unknown_alarm(body, key, received_at) if fields is None else Alarm.model_validate(fields)
 
@@ -171,6 +176,8 @@ def alarm_fields(
 def unknown_alarm(body: dict[str, Any], key: str, received_at: datetime) -> Alarm:
     """A body we cannot read as a Cloud Monitor callback but that names an id: forwarded,
     never dropped, so a consumer can still see it."""
+    from .models.alarm import Alarm
+
     return Alarm(
         id=key,
         session_id=body.get("sessionId") if isinstance(body.get("sessionId"), str) else None,

@@ -33,15 +33,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from .errors import ConfigError, PublishError, json_setting
 from .message import Message
 from .ports import FanOut, Publisher
+from .targets import DROP_URL, parse_targets, shown_url
 
 log = logging.getLogger("alarm_callback")
 
-DROP_URL = "drop://"
 DEFAULT_ROUTE = "default"
 # Attribute -> the values it can take (None: any text). `sequence` is a number.
 ATTRIBUTES: dict[str, frozenset[str] | None] = {
@@ -116,20 +115,6 @@ def parse_routes(text: str | None) -> tuple[RouteRule, ...]:
         if name == DEFAULT_ROUTE or names.count(name) > 1:
             raise ConfigError(f"ROUTES: rule name {name!r} is reserved or used twice; names must be unique")
     return tuple(rules)
-
-
-def parse_targets(value: Any, where: str) -> tuple[str, ...]:
-    """Target URLs from a comma-separated string or a list of strings. ``drop://`` must
-    stand alone: a route either delivers or discards."""
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
-        raise ConfigError(f"{where}: targets must be a URL, comma-separated URLs or a list of URLs")
-    urls = [DROP_URL if urlsplit(item.strip()).scheme == "drop" else item.strip() for item in items if item.strip()]
-    if not urls:
-        raise ConfigError(f"{where}: names no target URL")
-    if DROP_URL in urls and len(urls) > 1:
-        raise ConfigError(f"{where}: drop:// must be the only target of its route")
-    return tuple(dict.fromkeys(urls))
 
 
 def _rule(index: int, item: Any) -> RouteRule:
@@ -265,13 +250,6 @@ class Router(Publisher):
     def close(self) -> None:
         for publisher in self.publishers:
             publisher.close()
-
-
-def shown_url(url: str) -> str:
-    """A target URL fit for a log line: scheme, host and path (no user, password or query,
-    where a webhook keeps its secret)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def _level(body: str) -> str | None:

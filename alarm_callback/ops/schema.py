@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.models.alarm import SCHEMA_URI, AlarmEvent
+from ..core.models.alarm import AlarmEvent
+from ..core.models.names import SCHEMA_URI
 
 
 def generate() -> dict[str, Any]:

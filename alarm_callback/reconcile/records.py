@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ..core.identity import MAX_ID_LENGTH, fingerprint, object_id_of, policy_key
-from ..core.models.alarm import Alarm, AlarmObject, Condition, Event, Kind, Policy, Status
+from ..core.models.alarm import Alarm, AlarmObject, Condition, Event, Policy
+from ..core.models.names import Kind, Status
 from ..core.normalize import to_float, to_int
 from ..core.times import from_epoch
 

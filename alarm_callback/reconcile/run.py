@@ -37,7 +37,7 @@ from ..core.build import stored_event
 from ..core.errors import ConfigError
 from ..core.identity import occurrence_key
 from ..core.message import DEFAULT_SOURCE, encode
-from ..core.models.alarm import Status
+from ..core.models.names import Status
 from ..core.normalize import to_int
 from ..core.outbox import ClaimStatus, Store
 from ..core.ports import Publisher

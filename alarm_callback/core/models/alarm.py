@@ -13,12 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"
-SCHEMA_URI = f"urn:alarm-callback:schema:alarm-event:{SCHEMA_VERSION}"
-EVENT_TYPE_PREFIX = "com.tencentcloud.monitor.alarm."
-
-Status = Literal["firing", "resolved", "unknown"]
-Kind = Literal["metric", "event", "unknown"]
+from .names import SCHEMA_URI, SCHEMA_VERSION, Kind, Status
 
 
 def _absent(value: object) -> bool:
