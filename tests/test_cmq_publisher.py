@@ -225,3 +225,11 @@ def test_blank_explicit_keys_fall_back_to_the_role(endpoint: TencentEndpoint, mo
     tencent.reset_clients()
     CMQQueuePublisher("alarms", options=env_options()).publish(MESSAGE)
     assert endpoint.accepted[0].headers["x-tc-token"] == TOKEN
+
+
+def test_the_options_repr_leaves_the_keys_out() -> None:
+    """Options end up in tracebacks and test reports: their repr names no key."""
+    options = TencentOptions(region=REGION, secret_id="AKIDsecretid", secret_key="verysecretkey", session_token="tok3n")
+    shown = repr(BackendOptions(tencent=options))
+    assert REGION in shown and "timeout=1.5" in shown
+    assert not any(key in shown for key in ("AKIDsecretid", "verysecretkey", "tok3n", "secret_", "session_token"))

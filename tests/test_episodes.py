@@ -302,10 +302,10 @@ def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
     )
     old = dataclasses.asdict(state)
     del old["recent_pairs"]  # a cache of `recent` in its JSON form, not a record field
-    old["recent"] = [[key, dataclasses.asdict(mark)] for key, mark in state.recent]
+    old["recent"] = [[key, mark._asdict()] for key, mark in state.recent]
     assert json.loads(state.dumps()) == json.loads(json.dumps(old, separators=(",", ":"), sort_keys=True))
     assert list(json.loads(state.dumps())) == sorted(old)
-    assert [json.dumps(m.to_dict()) for m in marks] == [json.dumps(dataclasses.asdict(m)) for m in marks]
+    assert [json.dumps(m.to_dict()) for m in marks] == [json.dumps(m._asdict()) for m in marks]
     assert EpisodeState.loads(state.dumps()) == state
     tiny = EpisodeState("e0", 1e-05, 0.1, 1, CLOSED, [], [])  # not a time: other text, same value
     assert EpisodeState.loads(tiny.dumps()) == tiny

@@ -1,14 +1,17 @@
 """The plain values backends are built with. The composition root (`alarm_callback.config`)
 fills them from the settings; backends never read the environment themselves, so a test
-or another host can build any backend from values alone."""
+or another host can build any backend from values alone.
+
+They are `NamedTuple`s: see "Value records" in docs/architecture.md."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
+
+_KEYS = ("secret_id", "secret_key", "session_token")
 
 
-@dataclass(frozen=True, slots=True)
-class AwsOptions:
+class AwsOptions(NamedTuple):
     """botocore client tuning; the defaults fit Tencent's 5 s window (docs/aws.md)."""
 
     connect_timeout: float = 0.5
@@ -16,24 +19,27 @@ class AwsOptions:
     max_attempts: int = 2
 
 
-@dataclass(frozen=True, slots=True)
-class TencentOptions:
+class TencentOptions(NamedTuple):
     """Tencent Cloud API clients: region/endpoint overrides, explicit keys (else the SCF
     execution role's), and the per-call timeout and retries."""
 
     region: str | None = None
     endpoint: str | None = None
-    secret_id: str | None = field(default=None, repr=False)
-    secret_key: str | None = field(default=None, repr=False)
-    session_token: str | None = field(default=None, repr=False)
+    secret_id: str | None = None
+    secret_key: str | None = None
+    session_token: str | None = None
     timeout: float = 1.5
     max_attempts: int = 2
     retry_delay: float = 0.1
 
+    def __repr__(self) -> str:
+        """Without the keys: options end up in tracebacks and test reports."""
+        shown = ", ".join(f"{name}={value!r}" for name, value in self._asdict().items() if name not in _KEYS)
+        return f"TencentOptions({shown})"
 
-@dataclass(frozen=True, slots=True)
-class BackendOptions:
+
+class BackendOptions(NamedTuple):
     ttl_seconds: float = 86400
     lease_seconds: float = 10.0
-    aws: AwsOptions = field(default_factory=AwsOptions)
-    tencent: TencentOptions = field(default_factory=TencentOptions)
+    aws: AwsOptions = AwsOptions()  # immutable, so one shared default is safe
+    tencent: TencentOptions = TencentOptions()

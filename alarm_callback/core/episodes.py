@@ -36,8 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pydantic_core import to_json
 
@@ -60,8 +60,7 @@ class EpisodeContention(RuntimeError):
     """The swap kept losing (should not happen outside a storm of one fingerprint)."""
 
 
-@dataclass(frozen=True, slots=True)
-class EpisodeMark:
+class EpisodeMark(NamedTuple):
     """What one notification's message carries about its episode."""
 
     id: str
@@ -72,8 +71,8 @@ class EpisodeMark:
     flapping: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        # Spelled out, in field order: `dataclasses.asdict` deep-copies field by field, and
-        # an episode record serializes 16 of these per notification.
+        # Spelled out, in field order: in about half the time of `_asdict()`, and an episode
+        # record serializes 16 of these per notification.
         return {
             "id": self.id,
             "sequence": self.sequence,
@@ -194,7 +193,7 @@ def advance(
     if changed and flap_window > 0:
         changes.append(now)
     if len(changes) > flap_threshold:
-        mark = replace(mark, flapping=True)
+        mark = mark._replace(flapping=True)
     recent = ([] if current is None else current.recent[-(RECENT - 1) :]) + [(key, mark)]
     pairs = ([] if current is None else current.pairs()[-(RECENT - 1) :]) + [[key, mark.to_dict()]]
     state = EpisodeState(mark.id, mark.opened_at, now, mark.sequence, mark.state, recent, changes, pairs)

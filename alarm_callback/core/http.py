@@ -9,31 +9,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
 _JSON_HEADERS = {"content-type": "application/json"}
+# Shared defaults, so read-only: the records are NamedTuples (docs/architecture.md, "Value records").
+_NONE: Mapping[str, str] = MappingProxyType({})
+_JSON_ONLY: Mapping[str, str] = MappingProxyType(_JSON_HEADERS)
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
     method: str
     path: str
     body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    query: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = _NONE
+    query: Mapping[str, str] = _NONE
     source_ip: str | None = None
     source: str = "unknown"  # which adapter built it, for logs
     authenticated: bool = False  # set by an event source that has no HTTP edge (direct invocation)
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(NamedTuple):
     status: int
     body: bytes
-    headers: Mapping[str, str] = field(default_factory=lambda: {"content-type": "application/json"})
+    headers: Mapping[str, str] = _JSON_ONLY
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from pydantic_core import to_json
 
@@ -37,9 +37,8 @@ class InvalidScheme(ValueError):
     """IDENTITY_FIELDS is not a JSON object of namespace -> non-empty list of known fields."""
 
 
-@dataclass(frozen=True, slots=True)
-class IdentityScheme:
-    rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+class IdentityScheme(NamedTuple):
+    rules: Mapping[str, tuple[str, ...]] = MappingProxyType({})  # shared by every default: read-only
 
     @classmethod
     def from_json(cls, text: str | None) -> IdentityScheme:

@@ -38,8 +38,7 @@ import enum
 import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from .ports import Publisher
@@ -56,8 +55,7 @@ class ClaimStatus(enum.Enum):
     CONFLICT = "conflict"  # the key holds another body: ack, quarantine this one, touch nothing
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     key: str
     status: str
     message: str
@@ -80,9 +78,9 @@ class Record:
             return "takeover"
         return "lost"
 
-    # Both updates call the constructor with every field spelled out: `dataclasses.replace`
-    # reads the class's field list and builds a keyword dict on every call, and `marked` runs
-    # on every published alarm. `tests/test_stores.py` checks they change only what they name.
+    # Both updates call the constructor with every field spelled out: `_replace` builds a
+    # keyword dict and maps it over the fields on every call, and `marked` runs on every
+    # published alarm. `tests/test_stores.py` checks they change only what they name.
 
     def taken_over(self, now: float, lease_seconds: float) -> Record:
         return Record(
@@ -111,8 +109,7 @@ class Record:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
     status: ClaimStatus
     record: Record
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import base64
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from .errors import PublishError
 from .message import Message
@@ -62,8 +61,7 @@ class FanOut(Publisher):
             publisher.close()
 
 
-@dataclass(frozen=True, slots=True)
-class Quarantined:
+class Quarantined(NamedTuple):
     """One refused body (or a whole unreadable platform event), kept for inspection and replay."""
 
     id: str

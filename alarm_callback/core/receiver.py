@@ -36,8 +36,8 @@ import enum
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
 from datetime import tzinfo
+from typing import NamedTuple
 
 from . import logline
 from .auth import Authenticator
@@ -67,8 +67,7 @@ class Outcome(enum.Enum):
     REJECTED = "rejected"  # 4xx
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(NamedTuple):
     response: Response
     outcome: Outcome
     key: str | None = None

@@ -25,7 +25,6 @@ microseconds, and a thread hop per request would cost more than it saves.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -76,7 +75,7 @@ class App:
         body = await _read_body(receive, self.receiver.max_body_bytes + 1)
         if body is None:  # the client left before the body was complete: nobody to answer
             return
-        await _respond(send, self.receiver.handle(replace(head, body=body)))
+        await _respond(send, self.receiver.handle(head._replace(body=body)))
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

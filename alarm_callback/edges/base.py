@@ -11,8 +11,7 @@ from __future__ import annotations
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, NamedTuple
 
 from ..core.http import Request, Response
 from .utils import generic_request, http_method, http_reply
@@ -22,8 +21,7 @@ class UnknownEventError(ValueError):
     """No adapter (or more than one) recognises the event."""
 
 
-@dataclass(frozen=True, slots=True)
-class EdgeOptions:
+class EdgeOptions(NamedTuple):
     """How replies are shaped where a platform leaves it to the deployment.
 
     ``scf_response``: Tencent's API gateway with integrated response on (``integration``:

@@ -80,9 +80,10 @@ WHERE fingerprint = :fingerprint AND version = :version
 
 
 def _params(record: Record) -> dict[str, object]:
-    """The statement parameters of `record`, spelled out: `dataclasses.asdict` deep-copies
-    every field (it was the costliest line of a claim on the local server). A test checks
-    this against `asdict`, so a field added to `Record` cannot be missed."""
+    """The statement parameters of `record`, spelled out: a dict display builds them in about
+    half the time of `Record._asdict()` (once `dataclasses.asdict`, the costliest line of a
+    claim on the local server). A test checks this against `_asdict`, so a field added to
+    `Record` cannot be missed."""
     return {
         "key": record.key,
         "status": record.status,
