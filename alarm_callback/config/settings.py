@@ -168,11 +168,7 @@ class Settings(BaseSettings):
     @classmethod
     def _routing_rules(cls, value: str | None) -> str | None:
         """A bad rule stops the start, naming the rule; so does a target no backend serves."""
-        if not value:  # unset (defaults are validated too): no router to import, see `route_rules`
-            return value
-        from ..core.routing import parse_routes
-
-        for rule in parse_routes(value):
+        for rule in _parse_routes(value):
             for url in rule.targets:
                 scheme = urlsplit(url).scheme
                 if scheme not in PUBLISHERS:
@@ -204,13 +200,8 @@ class Settings(BaseSettings):
         return (init_settings, env_settings)
 
     def route_rules(self) -> tuple[RouteRule, ...]:
-        """``ROUTES``, parsed. The router is imported only when some are set: most
-        deployments set none, and its module and rule classes are a share of a cold start."""
-        if not self.routes:
-            return ()
-        from ..core.routing import parse_routes
-
-        return parse_routes(self.routes)
+        """``ROUTES``, parsed."""
+        return _parse_routes(self.routes)
 
     def secrets(self) -> tuple[str, ...]:
         """Every configured secret, for masking logs: the token, the Basic auth pair and its
@@ -260,3 +251,14 @@ def token_problem(token: str, route: str = CALLBACK_ROUTE) -> str | None:
     if len(token) < MIN_TOKEN_LENGTH:
         return f"is {len(token)} characters; use at least {MIN_TOKEN_LENGTH} (e.g. `openssl rand -hex 16`)"
     return None
+
+
+def _parse_routes(text: str | None) -> tuple[RouteRule, ...]:
+    """`routing.parse_routes`, importing the router only when ``ROUTES`` is set (the
+    validator also sees the unset default): most deployments set none, and its module and
+    rule classes are a share of a cold start."""
+    if not text:
+        return ()
+    from ..core.routing import parse_routes
+
+    return parse_routes(text)
