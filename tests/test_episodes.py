@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic_core import to_json
 
 from alarm_callback.backends.memory import MemoryPublisher, MemoryQuarantine, MemoryStore
 from alarm_callback.backends.sqlite.store import SQLiteStore
@@ -301,7 +302,7 @@ def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
         "e0", 1767225600.5, 1767229200.25, 16, OPEN, [(f"k{i}", m) for i, m in enumerate(marks)], [1.5]
     )
     old = dataclasses.asdict(state)
-    del old["recent_pairs"]  # a cache of `recent` in its JSON form, not a record field
+    del old["recent_json"]  # a cache of `recent` in its JSON form, not a record field
     old["recent"] = [[key, mark._asdict()] for key, mark in state.recent]
     assert json.loads(state.dumps()) == json.loads(json.dumps(old, separators=(",", ":"), sort_keys=True))
     assert list(json.loads(state.dumps())) == sorted(old)
@@ -312,19 +313,44 @@ def test_the_record_serializes_as_dataclasses_asdict_did() -> None:
 
 
 def test_records_built_by_advance_write_what_their_marks_would() -> None:
-    """`advance` carries the previous record's ``[key, dict]`` pairs over (`recent_pairs`):
+    """`advance` carries the previous record's pairs over as JSON texts (`recent_json`):
     along a chain longer than `RECENT`, through a reopening and a forgotten record, each
-    record writes the very text it writes without them, and reads back equal."""
+    record writes the very text `to_json` writes of its whole dict, and reads back equal."""
     current: EpisodeState | None = None
     for step in range(40):
         status = "resolved" if step % 7 == 6 else "firing"
         now = 1767225600.0 + step * (300000.0 if step == 20 else 60.5)
         _, new = advance(current, "fp", f"k{step}", status, now, 259200.0, None)
-        assert new is not None and new.recent_pairs is not None
-        plain = dataclasses.replace(new, recent_pairs=None)
-        assert new.dumps() == plain.dumps()
+        assert new is not None and new.recent_json is not None
+        plain = dataclasses.replace(new, recent_json=None)
+        assert new.dumps() == plain.dumps() == to_json(_as_dict(new)).decode()
         assert EpisodeState.loads(new.dumps()) == new
         current = new if step % 5 else EpisodeState.loads(new.dumps())  # parsed records have no pairs
+
+
+def _as_dict(state: EpisodeState) -> dict[str, object]:
+    """The record as one dict, in the order `dumps` writes it."""
+    return {
+        "changes": state.changes,
+        "count": state.count,
+        "id": state.id,
+        "last_at": state.last_at,
+        "opened_at": state.opened_at,
+        "recent": [[key, mark.to_dict()] for key, mark in state.recent],
+        "state": state.state,
+    }
+
+
+def test_the_record_text_is_to_json_of_its_dict_for_any_text() -> None:
+    """`dumps` puts the pairs' texts between two `to_json` outputs: keys and ids with quotes,
+    backslashes, control and non-ASCII characters write what `to_json` of the whole dict does."""
+    odd = ['k"1', "k\\2", "k\n3", "ключ", "🔔", "\u2028", ""]
+    current: EpisodeState | None = None
+    for i, key in enumerate(odd):
+        _, current = advance(current, "fp", key, "firing" if i % 3 else "resolved", 1000.0 + i, 86400.0, 1e-7)
+        assert current is not None
+        assert current.dumps() == to_json(_as_dict(current)).decode()
+        assert EpisodeState.loads(current.dumps()) == current
 
 
 def test_a_tracker_reads_back_what_it_wrote_and_parses_what_others_wrote() -> None:

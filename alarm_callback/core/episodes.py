@@ -105,32 +105,36 @@ class EpisodeState:
     state: str
     recent: list[tuple[str, EpisodeMark]] = field(default_factory=list)
     changes: list[float] = field(default_factory=list)  # state changes within the flap window
-    # `recent` as `dumps` writes it (``[key, mark.to_dict()]`` pairs), when `advance` built
-    # this record from one that had them: each notification then builds one mark's dict, not
-    # sixteen. The pairs are shared between records and never changed; None: built on demand.
-    recent_pairs: list[list[Any]] | None = field(default=None, compare=False, repr=False)
+    # `recent` as `dumps` writes it: one compact JSON text per ``[key, mark.to_dict()]`` pair,
+    # when `advance` built this record from one that had them. Each notification then
+    # serializes its own pair only, not sixteen; the texts are shared between records and
+    # never changed. None: built on demand.
+    recent_json: list[str] | None = field(default=None, compare=False, repr=False)
 
-    def pairs(self) -> list[list[Any]]:
-        """`recent` as the JSON lists `dumps` writes."""
-        if self.recent_pairs is not None:
-            return self.recent_pairs
-        return [[key, mark.to_dict()] for key, mark in self.recent]
+    def recent_texts(self) -> list[str]:
+        """`recent` as the JSON texts of its ``[key, mark]`` pairs (see `dumps`)."""
+        if self.recent_json is not None:
+            return self.recent_json
+        return [pair_json(key, mark) for key, mark in self.recent]
 
     def dumps(self) -> str:
-        """Compact JSON with `pydantic_core.to_json` (in less than half the time of the
-        `json.dumps(..., sort_keys=True)` it replaces): the record's keys in sorted order, each
-        mark's in field order (`to_dict`); `loads` reads by key, so both layouts read the same.
-        Floats are times: the same digits either way; any float reads back the same."""
-        data = {
-            "changes": list(self.changes),
-            "count": self.count,
-            "id": self.id,
-            "last_at": self.last_at,
-            "opened_at": self.opened_at,
-            "recent": self.pairs(),
-            "state": self.state,
-        }
-        return to_json(data).decode()
+        """Compact JSON, as `pydantic_core.to_json` writes the record's dict (keys in sorted
+        order, each mark's in field order, `to_dict`): `to_json` writes the fields before
+        ``recent`` and the state after it, and the pairs' own texts are put between them, so
+        only the new pair is serialized (`test_episodes` checks the text against `to_json`
+        of the whole dict). `loads` reads by key. Floats are times: the same digits either
+        way; any float reads back the same."""
+        head = to_json(
+            {
+                "changes": list(self.changes),
+                "count": self.count,
+                "id": self.id,
+                "last_at": self.last_at,
+                "opened_at": self.opened_at,
+            }
+        ).decode()
+        recent = ",".join(self.recent_texts())
+        return f'{head[:-1]},"recent":[{recent}],"state":{to_json(self.state).decode()}}}'
 
     @classmethod
     def loads(cls, text: str) -> EpisodeState:
@@ -150,6 +154,11 @@ class EpisodeState:
             if seen == key:
                 return mark
         return None
+
+
+def pair_json(key: str, mark: EpisodeMark) -> str:
+    """One entry of a record's ``recent`` as `dumps` writes it."""
+    return to_json([key, mark.to_dict()]).decode()
 
 
 def episode_id(fingerprint: str, key: str) -> str:
@@ -195,8 +204,8 @@ def advance(
     if len(changes) > flap_threshold:
         mark = mark._replace(flapping=True)
     recent = ([] if current is None else current.recent[-(RECENT - 1) :]) + [(key, mark)]
-    pairs = ([] if current is None else current.pairs()[-(RECENT - 1) :]) + [[key, mark.to_dict()]]
-    state = EpisodeState(mark.id, mark.opened_at, now, mark.sequence, mark.state, recent, changes, pairs)
+    texts = ([] if current is None else current.recent_texts()[-(RECENT - 1) :]) + [pair_json(key, mark)]
+    state = EpisodeState(mark.id, mark.opened_at, now, mark.sequence, mark.state, recent, changes, texts)
     return mark, state
 
 
