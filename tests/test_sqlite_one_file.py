@@ -95,6 +95,41 @@ def test_a_new_alarm_is_one_transaction_and_a_resend_adds_nothing(
     assert sweep(receiver.store, receiver.publisher, receiver.builder, now=record.lease_until + 1).found == 0
 
 
+def test_with_episodes_the_episode_step_commits_with_the_claim(
+    tmp_path: Path, metric_sample: dict[str, Any]
+) -> None:
+    """Episodes on (the default): the episode record's read and swap are statements of the
+    one transaction, so a new alarm is still one commit, and a transaction that does not
+    commit keeps nothing of its step (the resend counts the notification once)."""
+    receiver = one_file(tmp_path)
+    assert isinstance(receiver.store, SQLiteStore) and receiver.episodes is not None
+    statements: list[str] = []
+    receiver.store.db.connection().set_trace_callback(statements.append)
+    assert post(receiver, metric_sample).payload() == {"sessionId": "xxxxxxxx", "retCode": 0}
+    verbs = [s.split()[0].upper() for s in statements]
+    assert verbs[0] == "BEGIN" and verbs[-1] == "COMMIT" and verbs.count("COMMIT") == 1
+    assert any("episodes" in s for s in statements)  # the step ran, inside the transaction
+    [message] = queued(tmp_path / "local.db")
+    assert json.loads(message.body)["sequence"] == 1
+
+
+def test_a_transaction_rolled_back_keeps_no_episode_step(tmp_path: Path, metric_sample: dict[str, Any]) -> None:
+    """The episode swap goes with the rest of a transaction SQLite rolled back: nothing of
+    the notification is kept, the resend opens the episode."""
+    path = str(tmp_path / "local.db")
+    store, queue = SQLiteStore(path), RolledBack(path)
+    assert store.share_file(queue)
+    receiver = Receiver(store, queue, MemoryQuarantine(), store_down="reject")
+    body = json.dumps(metric_sample).encode()
+    assert receiver.accept(body).response.status == 503  # nothing durable: Tencent resends
+    assert store.db.connection().execute("SELECT count(*) FROM episodes").fetchone()[0] == 0
+    assert receiver.accept(body).outcome is Outcome.PUBLISHED  # the resend
+    [message] = queued(tmp_path / "local.db")
+    event = json.loads(message.body)
+    assert event["sequence"] == 1
+    assert store.load_episode(event["fingerprint"]) is not None
+
+
 def test_with_markers_the_marker_commits_with_the_claim(tmp_path: Path, metric_sample: dict[str, Any]) -> None:
     receiver = one_file(tmp_path, record_occurrences=True)
     assert isinstance(receiver.store, SQLiteStore)

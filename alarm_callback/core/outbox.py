@@ -183,9 +183,9 @@ class Store(ABC):
         return self._remember(self.new_marker(key, pointer, now), now)
 
     def together(self, publisher: Publisher) -> AbstractContextManager[object]:
-        """A block whose claim, publish and mark commit as one write, where this store and
-        `publisher` share a database (the SQLite outbox and local queue in one file); a
-        no-op elsewhere. Inside it each call still fails alone (a refused publish leaves the
+        """A block whose episode step, claim, publish and mark commit as one write, where this
+        store and `publisher` share a database (the SQLite outbox and local queue in one
+        file); a no-op elsewhere. Inside it each call still fails alone (a refused publish leaves the
         claim, pending); an exception out of the block itself (StoreError: the write could
         not begin or commit) means nothing the block wrote is durable."""
         return nullcontext()

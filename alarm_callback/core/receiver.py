@@ -16,8 +16,9 @@ The order is the guarantee:
    marker is written in the same atomic step, so the reconciler never publishes an alarm
    whose callback is owed, even when the claim took effect unseen (a lost answer, a crash);
 6. publish, then ``store.mark_published`` (where the store and the publisher share one
-   database, the SQLite outbox and local queue in one file, steps 5 and 6 commit as one
-   write: `Store.together`; a commit that fails is a store failure, as in step 5);
+   database, the SQLite outbox and local queue in one file, steps 4 to 6 commit as one
+   write: `Store.together`; a commit that fails is a store failure, as in step 5, and
+   the episode step went with it);
 7. ack ``{"sessionId": ..., "retCode": 0}`` (strict JSON, always).
 
 Once step 5 has succeeded the alarm is durable, so every later failure still acks: the
@@ -37,7 +38,7 @@ import hashlib
 import logging
 import time
 from datetime import tzinfo
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import logline
 from .auth import Authenticator
@@ -173,6 +174,30 @@ class Receiver:
             return self._refuse(400, code, str(exc), body, source, quarantine)
         received_at = round(time.time(), 6)
         fields = self.builder.fields(decoded, key, received_at)  # the Alarm as its dump; build encodes it
+        args = (decoded, body, key, received_at, fields, source, quarantine)
+        try:
+            # One commit for the episode step, claim, publish and mark where the store and the
+            # publisher share a database (SQLite in one file); elsewhere each writes alone.
+            with self.store.together(self.publisher):
+                return self._deliver(*args)
+        except StoreError:  # the shared write did not begin or commit: nothing of it is durable
+            log.exception("store transaction failed", extra={"dedup_key": key})
+            prepared = self._prepare(*args, None)  # no episode: its step was not kept either
+            return prepared if isinstance(prepared, Result) else self._store_down(key, *prepared)
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _deliver(
+        self,
+        decoded: dict[str, Any],
+        body: bytes,
+        key: str,
+        received_at: float,
+        fields: dict[str, Any] | None,
+        source: str,
+        quarantine: bool,
+    ) -> Result:
+        """Steps 4-6 of the module doc: the episode, the message, the claim and the hand-off."""
         episode: EpisodeMark | None = None
         episode_failed = False
         if self.episodes is not None and fields is not None and fields["status"] in ("firing", "resolved"):
@@ -187,6 +212,27 @@ class Receiver:
             except Exception:
                 log.exception("episode update failed", extra={"dedup_key": key})
                 episode_failed = True
+        prepared = self._prepare(decoded, body, key, received_at, fields, source, quarantine, episode)
+        if isinstance(prepared, Result):
+            return prepared
+        message, ack = prepared
+        if episode_failed:  # the store is in trouble: nothing durable yet
+            return self._store_down(key, message, ack)
+        stored = stored_callback(body, decoded, received_at, source, episode)
+        return self._hand_off(key, message, stored, digest(body), ack, body, source)
+
+    def _prepare(
+        self,
+        decoded: dict[str, Any],
+        body: bytes,
+        key: str,
+        received_at: float,
+        fields: dict[str, Any] | None,
+        source: str,
+        quarantine: bool,
+        episode: EpisodeMark | None,
+    ) -> tuple[Message, Response] | Result:
+        """The message and its ack, or the refusal of a body no queue could take."""
         try:
             message = self.builder.build(decoded, key, received_at, episode, fields)
         except Unencodable as exc:
@@ -195,18 +241,7 @@ class Receiver:
         if self.max_message_bytes is not None and size > self.max_message_bytes:
             detail = f"the message would be {size} bytes; the queue takes at most {self.max_message_bytes}"
             return self._refuse(413, "message_too_large", detail, body, source, quarantine)
-        ack = Response.json(200, {"sessionId": decoded.get("sessionId", key), "retCode": 0})
-        if episode_failed:  # the store is in trouble: nothing durable yet
-            return self._store_down(key, message, ack)
-        stored = stored_callback(body, decoded, received_at, source, episode)
-        try:
-            with self.store.together(self.publisher):  # one commit where both share a database
-                return self._hand_off(key, message, stored, digest(body), ack, body, source)
-        except StoreError:  # the shared write did not begin or commit: nothing of it is durable
-            log.exception("store transaction failed", extra={"dedup_key": key})
-            return self._store_down(key, message, ack)
-
-    # -- steps -----------------------------------------------------------------------------
+        return message, Response.json(200, {"sessionId": decoded.get("sessionId", key), "retCode": 0})
 
     def _hand_off(
         self, key: str, message: Message, stored: str, body_digest: str, ack: Response, body: bytes, source: str

@@ -116,7 +116,7 @@ class SQLiteStore(Store):
     def share_file(self, publisher: Publisher) -> bool:
         """Let a local queue on this store's file (QUEUE_URL and STORE_URL name the same
         path) write through this store's connections, so `together` makes the receiver's
-        claim, publish and mark one transaction: one commit per alarm instead of three.
+        episode step, claim, publish and mark one transaction: one commit per alarm, not four.
         False, and nothing shared, for any other publisher (another file, another kind,
         a router or fan-out over several)."""
         if not isinstance(publisher, SQLiteQueue) or ":memory:" in (self.db.path, publisher.db.path):
@@ -127,8 +127,8 @@ class SQLiteStore(Store):
         return True
 
     def together(self, publisher: Publisher) -> AbstractContextManager[object]:
-        """One ``BEGIN IMMEDIATE`` ... ``COMMIT`` around the receiver's claim, publish and
-        mark when `publisher` writes through this store's connection (`share_file`). A
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT`` around the receiver's episode step, claim,
+        publish and mark when `publisher` writes through this store's connection (`share_file`). A
         refused queue insert undoes only itself (SQLite undoes a failed statement alone),
         so the claim commits pending for the sweeper, as with separate commits; an error
         that rolled the whole transaction back surfaces at the COMMIT, as StoreError."""
