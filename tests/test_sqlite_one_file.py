@@ -95,9 +95,7 @@ def test_a_new_alarm_is_one_transaction_and_a_resend_adds_nothing(
     assert sweep(receiver.store, receiver.publisher, receiver.builder, now=record.lease_until + 1).found == 0
 
 
-def test_with_episodes_the_episode_step_commits_with_the_claim(
-    tmp_path: Path, metric_sample: dict[str, Any]
-) -> None:
+def test_with_episodes_the_episode_step_commits_with_the_claim(tmp_path: Path, metric_sample: dict[str, Any]) -> None:
     """Episodes on (the default): the episode record's read and swap are statements of the
     one transaction, so a new alarm is still one commit, and a transaction that does not
     commit keeps nothing of its step (the resend counts the notification once)."""

@@ -76,6 +76,18 @@ class Result(NamedTuple):
     fingerprint: str | None = None
 
 
+class Arrival(NamedTuple):
+    """A decoded callback on its way through steps 3-6, with its dedup key."""
+
+    body: bytes
+    decoded: dict[str, Any]
+    key: str
+    received_at: float
+    fields: dict[str, Any] | None  # the normalized alarm as its dump; None: forwarded as unknown
+    source: str
+    quarantine: bool  # refused bodies are kept (not when `replay` calls)
+
+
 _ALLOW = {"allow": "POST"}
 # `Outcome.value` per member: an enum member's `.value` is a Python-level descriptor call.
 _OUTCOME_TEXT = {outcome: outcome.value for outcome in Outcome}
@@ -174,30 +186,22 @@ class Receiver:
             return self._refuse(400, code, str(exc), body, source, quarantine)
         received_at = round(time.time(), 6)
         fields = self.builder.fields(decoded, key, received_at)  # the Alarm as its dump; build encodes it
-        args = (decoded, body, key, received_at, fields, source, quarantine)
+        arrival = Arrival(body, decoded, key, received_at, fields, source, quarantine)
         try:
             # One commit for the episode step, claim, publish and mark where the store and the
             # publisher share a database (SQLite in one file); elsewhere each writes alone.
             with self.store.together(self.publisher):
-                return self._deliver(*args)
+                return self._deliver(arrival)
         except StoreError:  # the shared write did not begin or commit: nothing of it is durable
             log.exception("store transaction failed", extra={"dedup_key": key})
-            prepared = self._prepare(*args, None)  # no episode: its step was not kept either
+            prepared = self._prepare(arrival, None)  # no episode: its step was not kept either
             return prepared if isinstance(prepared, Result) else self._store_down(key, *prepared)
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _deliver(
-        self,
-        decoded: dict[str, Any],
-        body: bytes,
-        key: str,
-        received_at: float,
-        fields: dict[str, Any] | None,
-        source: str,
-        quarantine: bool,
-    ) -> Result:
+    def _deliver(self, arrival: Arrival) -> Result:
         """Steps 4-6 of the module doc: the episode, the message, the claim and the hand-off."""
+        body, decoded, key, received_at, fields, source, _ = arrival
         episode: EpisodeMark | None = None
         episode_failed = False
         if self.episodes is not None and fields is not None and fields["status"] in ("firing", "resolved"):
@@ -212,7 +216,7 @@ class Receiver:
             except Exception:
                 log.exception("episode update failed", extra={"dedup_key": key})
                 episode_failed = True
-        prepared = self._prepare(decoded, body, key, received_at, fields, source, quarantine, episode)
+        prepared = self._prepare(arrival, episode)
         if isinstance(prepared, Result):
             return prepared
         message, ack = prepared
@@ -221,18 +225,9 @@ class Receiver:
         stored = stored_callback(body, decoded, received_at, source, episode)
         return self._hand_off(key, message, stored, digest(body), ack, body, source)
 
-    def _prepare(
-        self,
-        decoded: dict[str, Any],
-        body: bytes,
-        key: str,
-        received_at: float,
-        fields: dict[str, Any] | None,
-        source: str,
-        quarantine: bool,
-        episode: EpisodeMark | None,
-    ) -> tuple[Message, Response] | Result:
+    def _prepare(self, arrival: Arrival, episode: EpisodeMark | None) -> tuple[Message, Response] | Result:
         """The message and its ack, or the refusal of a body no queue could take."""
+        body, decoded, key, received_at, fields, source, quarantine = arrival
         try:
             message = self.builder.build(decoded, key, received_at, episode, fields)
         except Unencodable as exc:
