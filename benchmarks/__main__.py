@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--smoke] [--only cold,warm,server,size,memory,cost,handshake] [--json FILE] [--strict]`
+"""`python -m benchmarks [--smoke] [--only cold,warm,sdk,server,size,memory,cost,handshake] [--json FILE] [--strict]`
 
 Prints one Markdown table (the one benchmarks/RESULTS.md keeps), then the details (module
 lists, the hot-path profile). `--smoke` runs every section at tiny sizes (the test suite
@@ -17,12 +17,13 @@ import traceback
 from collections.abc import Callable
 from dataclasses import asdict
 
-from . import cold, cost, handshake, memory, server, size, warm
+from . import cold, cost, handshake, memory, sdk, server, size, warm
 from .common import Row, Section
 
 SECTIONS: dict[str, Callable[[bool], Section]] = {
     "cold": cold.run,
     "warm": warm.run,
+    "sdk": sdk.run,
     "server": server.run,
     "size": size.run,
     "memory": memory.run,

@@ -7,7 +7,8 @@ import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,3 +102,28 @@ def run_json(args: list[str], env: dict[str, str], timeout: float = 600, cwd: Pa
 def module_exists(name: str) -> bool:
     """True when `alarm_callback.<name>` (a path relative to the package) exists."""
     return (ROOT / "alarm_callback" / name).exists()
+
+
+def status_of(reply: Any) -> int:
+    """The HTTP status of a handler's reply (a Lambda-style dict, or an object with ``status``)."""
+    if isinstance(reply, dict):
+        return int(reply.get("statusCode", 200))
+    return int(getattr(reply, "status", 200))
+
+
+def timed_batch(
+    name: str, handler: Callable[[Any, Any], Any], batch: Sequence[Any], context: Any
+) -> tuple[list[float], float]:
+    """One batch through `handler`: the per-call wall times in ns, sorted, and the process's
+    CPU ns per call. Raises on any reply other than 200 (a figure of failures means nothing)."""
+    times: list[float] = []
+    cpu_start = time.process_time_ns()
+    for event in batch:
+        started = time.perf_counter_ns()
+        reply = handler(event, context)
+        times.append(time.perf_counter_ns() - started)
+        if status_of(reply) != 200:
+            raise RuntimeError(f"{name}: {reply!r}")
+    cpu = (time.process_time_ns() - cpu_start) / len(batch)
+    times.sort()
+    return times, cpu

@@ -56,7 +56,9 @@ def moto_aws() -> Iterator[dict[str, str] | str]:
     try:
         endpoint = f"http://127.0.0.1:{port}"
         creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
-        table, queue = "bench-outbox", "bench-alarms"
+        # moto keeps its backends per process, not per server: names of their own per server
+        suffix = uuid.uuid4().hex[:8]
+        table, queue = f"bench-outbox-{suffix}", f"bench-alarms-{suffix}"
         boto3.client("dynamodb", endpoint_url=endpoint, **creds).create_table(**table_definition(table))  # type: ignore[call-overload]
         boto3.client("sqs", endpoint_url=endpoint, **creds).create_queue(QueueName=queue)  # type: ignore[call-overload]
         yield {

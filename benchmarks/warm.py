@@ -18,12 +18,11 @@ import json
 import logging
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-from .common import ROOT, Section, env_without_ours, median, percentile, ratios, run_json, spread
+from .common import ROOT, Section, env_without_ours, median, percentile, ratios, run_json, spread, timed_batch
 
 GOAL_RATIO = 2.0  # adapter CPU per callback: at least this many times less than Powertools
 GOAL_FLOOR = 1.9  # ... and at most this many times the floor's
@@ -116,12 +115,6 @@ def _floor_handler() -> Callable[[Any, Any], Any]:
     return floor
 
 
-def _status(reply: Any) -> int:
-    if isinstance(reply, dict):
-        return int(reply.get("statusCode", 200))
-    return int(getattr(reply, "status", 200))
-
-
 def child(n: int, rounds: int, profile: bool) -> dict[str, Any]:
     os.environ.update(_BACKENDS)
     os.environ["ALARM_CALLBACK_TOKEN"] = "bench-token-0123456789"
@@ -133,19 +126,10 @@ def child(n: int, rounds: int, profile: bool) -> dict[str, Any]:
         order = subjects[round_no % len(subjects) :] + subjects[: round_no % len(subjects)]
         for name, handler, batch, context in order:
             package_logger.disabled = name.endswith("-nolog")
-            times: list[float] = []
-            cpu_start = time.process_time_ns()
-            for event in batch:
-                started = time.perf_counter_ns()
-                reply = handler(event, context)
-                times.append(time.perf_counter_ns() - started)
-                if _status(reply) != 200:
-                    raise RuntimeError(f"{name}: {reply!r}")
-            cpu = (time.process_time_ns() - cpu_start) / len(batch)
+            times, cpu = timed_batch(name, handler, batch, context)
             package_logger.disabled = False
             if not round_no:
                 continue
-            times.sort()
             entry = results.setdefault(name, {"p50": [], "p99": [], "cpu": []})
             entry["p50"].append(percentile(times, 0.5) / 1000)
             entry["p99"].append(percentile(times, 0.99) / 1000)

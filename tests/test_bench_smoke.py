@@ -28,7 +28,7 @@ def test_bench_smoke_runs_every_section(tmp_path: Path) -> None:
     report = json.loads(out.read_text())
     rows = report["rows"]
     sections = {row["section"] for row in rows}
-    assert sections == {"cold", "warm", "server", "size", "memory", "cost", "handshake"}, rows
+    assert sections == {"cold", "warm", "sdk", "server", "size", "memory", "cost", "handshake"}, rows
     failed = [row for row in rows if row["value"].startswith("FAILED")]
     assert not failed, failed
     by_what = {row["what"]: row for row in rows}
@@ -44,6 +44,9 @@ def test_bench_smoke_runs_every_section(tmp_path: Path) -> None:
     assert "warm: AWS adapter (HTTP API event) vs the floor" in by_what, sorted(by_what)
     assert any(what.startswith("warm: floor") for what in by_what), sorted(by_what)
     assert by_what["cost: DynamoDB write units per new alarm (table + GSI)"]["goal"] == "<= 4"
+    # both handlers ran against moto's server (the child raises on any reply but 200)
+    sdk = by_what["warm with real SDK clients (boto3 against moto's server): CPU per callback, episodes on"]
+    assert sdk["goal"] == "<= 1.0x Powertools" and sdk["value"].startswith("CPU "), sdk
     # the Redis handshake is counted, not timed: the smoke run's figure is the real one
     handshake = by_what["Redis: round trips before a container's first claim (db 0 / db 1)"]
     assert handshake["ok"] is True and handshake["value"].startswith("0 / 1 "), handshake
