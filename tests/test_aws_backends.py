@@ -129,25 +129,39 @@ def test_dynamodb_concurrent_claims_from_16_threads(table: str, monkeypatch: pyt
 
 
 def test_dynamodb_record_layout_ttl_and_sparse_index(table: str) -> None:
+    """A claim stays out of the pending index (a new alarm published at once costs 2 write
+    units, not 4); `ensure_swept` puts it in and takes its TTL off (an owed record is never
+    deleted); `mark_published` takes it out again and sets the TTL."""
     store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
     raw = boto3.client("dynamodb", region_name=REGION)
+
+    def indexed() -> list[str]:
+        return [
+            item["pk"]["S"]
+            for item in raw.query(
+                TableName=table,
+                IndexName="pending",
+                KeyConditionExpression="outbox = :p",
+                ExpressionAttributeValues={":p": {"S": "pending"}},
+            )["Items"]
+        ]
+
     store.claim("k", "m", now=T0)
     item = raw.get_item(TableName=table, Key={"pk": {"S": "k"}})["Item"]
-    assert item["status"] == {"S": PENDING} and item["outbox"] == {"S": "pending"}
-    assert "ttl" not in item  # a pending record is owed to the queue: TTL must not delete it
+    assert item["status"] == {"S": PENDING} and "outbox" not in item and indexed() == []
+    assert int(item["ttl"]["N"]) >= T0 + 100  # an unswept claim nobody publishes is cleaned up
+    store.ensure_swept("k", now=T0 + 1)
+    item = raw.get_item(TableName=table, Key={"pk": {"S": "k"}})["Item"]
+    assert item["outbox"] == {"S": "pending"} and indexed() == ["k"]
+    assert "ttl" not in item  # owed to the queue: TTL must not delete it
+    assert [r.key for r in store.pending(0, now=T0 + 50)] == ["k"]
     store.mark_published("k", now=T0 + 1)
     item = raw.get_item(TableName=table, Key={"pk": {"S": "k"}})["Item"]
     assert item["status"] == {"S": PUBLISHED} and "outbox" not in item
     assert int(item["ttl"]["N"]) >= T0 + 100  # not before the record's own expiry
-    assert (
-        raw.query(
-            TableName=table,
-            IndexName="pending",
-            KeyConditionExpression="outbox = :p",
-            ExpressionAttributeValues={":p": {"S": "pending"}},
-        )["Items"]
-        == []
-    )
+    assert indexed() == []
+    store.ensure_swept("k", now=T0 + 2)  # settled: not listed again
+    assert indexed() == []
 
 
 def test_dynamodb_duplicate_costs_one_call(table: str) -> None:
@@ -172,6 +186,7 @@ def test_dynamodb_pending_is_bounded_and_paged(table: str) -> None:
     store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
     for i in range(25):
         store.claim(f"k{i:02d}", "m", now=T0 + i)
+        store.ensure_swept(f"k{i:02d}", now=T0 + i)
     found = store.pending(older_than=10, now=T0 + 100, limit=20)
     assert [r.key for r in found] == [f"k{i:02d}" for i in range(20)]
 
@@ -196,6 +211,7 @@ def test_dynamodb_quarantine_round_trip_beside_the_outbox(table: str) -> None:
     assert isinstance(quarantine, DynamoDBQuarantine)
     store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
     store.claim("k", "m", now=T0)
+    store.ensure_swept("k", now=T0)
     newer = Quarantined("b", T0 + 2, "invalid_json", "bad", b"\xff{", "aws-http-api", truncated=True)
     older = Quarantined("a", T0 + 1, "missing_id", "no id", b"{}", "aws-rest-api")
     quarantine.put(newer)
@@ -400,6 +416,7 @@ def test_the_chaos_servers_index_query_walks_only_the_index(table: str, monkeypa
     store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
     for i in range(30):
         store.claim(f"k{i:02}", f"m{i}", now=T0 + i)
+        store.ensure_swept(f"k{i:02}", now=T0 + i)
         if i % 6:
             store.mark_published(f"k{i:02}", now=T0 + 40)
     expected = [r.key for r in store.pending(0, now=T0 + 100)]
@@ -429,6 +446,7 @@ def test_keyed_sorted_items_orders_as_moto_does(table: str) -> None:
     store = DynamoDBStore(table, ttl_seconds=100, lease_seconds=10)
     for i in range(40):
         store.claim(f"k{(i * 7) % 40:02}", f"m{i}", now=T0 + (i % 5))  # 5 items per updated_at
+        store.ensure_swept(f"k{(i * 7) % 40:02}", now=T0 + (i % 5))
     moto_table = store_table(table)
     items = keyed_all_items(moto_table)
     orders = []

@@ -22,8 +22,11 @@ def check_store_semantics(store: Store) -> None:
     first = store.claim("k1", "m1", now=T0)
     assert first.status is ClaimStatus.CLAIMED
     assert (first.record.status, first.record.message) == (PENDING, "m1")
-    # a second claim within the lease sees the first one in progress
+    # a second claim within the lease sees the first one in progress; the receiver then asks
+    # for it to be swept before it acks (DynamoDB lists a claim in its index only then)
     assert store.claim("k1", "m2", now=T0 + 1).status is ClaimStatus.IN_PROGRESS
+    store.ensure_swept("k1", now=T0 + 1)
+    store.ensure_swept("k1", now=T0 + 2)  # idempotent
     # pending() lists it only once it is older than asked
     assert store.pending(older_than=10, now=T0 + 5) == []
     [stale] = store.pending(older_than=10, now=T0 + 11)
@@ -38,14 +41,19 @@ def check_store_semantics(store: Store) -> None:
     record = store.get("k1")
     assert record is not None and record.status == PUBLISHED and record.message == "m1"
     assert store.pending(older_than=0, now=T0 + 50) == []
+    store.ensure_swept("k1", now=T0 + 13)  # settled: stays out of the outbox
+    store.ensure_swept("absent", now=T0 + 13)  # no record: nothing is written
+    assert store.pending(older_than=0, now=T0 + 50) == [] and store.get("absent") is None
     # published: duplicates until it expires, long after any lease
     dup = store.claim("k1", "m4", now=T0 + 60)
     assert dup.status is ClaimStatus.PUBLISHED and dup.record.message == "m1"
     # expiry (ttl 100 s from the first claim) frees the key again
     assert store.claim("k1", "m5", now=T0 + 112).status is ClaimStatus.CLAIMED
+    store.ensure_swept("k1", now=T0 + 112)
     # pending() is ordered oldest first and bounded
     for i in range(5):
         store.claim(f"p{i}", f"m{i}", now=T0 + 200 + i)
+        store.ensure_swept(f"p{i}", now=T0 + 200 + i)
     keys = [r.key for r in store.pending(older_than=10, now=T0 + 300, limit=3)]
     assert keys == ["k1", "p0", "p1"]
 

@@ -3,7 +3,10 @@
 A record per dedup key holds the serialized message and a status:
 
 * ``pending``: claimed, handed to nobody yet (or the hand-off failed). The message is
-  durable here; this is the outbox the sweeper drains.
+  durable here; this is the outbox the sweeper drains: every pending record it lists
+  (`pending`), which is every one except, on DynamoDB, a claim that nobody has asked to
+  be swept yet (`ensure_swept`; the receiver asks before it acks an alarm it has not
+  published).
 * ``published``: on the queue. Resends of this key are acked without a second publish.
 
 `claim` is the one atomic step, decided by `Record.decide`:
@@ -175,6 +178,19 @@ class Store(ABC):
         """Record that the message is on the queue (or, with ``status=UNDELIVERABLE``, that
         the sweeper gave up on it): either way the record leaves the outbox."""
         self._settle(key, status, time.time() if now is None else now)
+
+    def ensure_swept(self, key: str, now: float | None = None) -> None:
+        """Make sure the sweeper finds record `key` while it is pending. The receiver calls
+        it before acking a claim it has not published (the publish failed; a resend found
+        the claim in progress or under another body), the reconciler for an owed record a
+        marker points at. A no-op for a record no longer pending, and for stores whose claim
+        already lists every pending record for the sweeper (all but DynamoDB, which adds a
+        record to its pending index only here: a new alarm that is published at once never
+        enters it). Raises StoreError when unreachable: the caller must not ack then."""
+        self._expose(key, time.time() if now is None else now)
+
+    def _expose(self, key: str, now: float) -> None:  # noqa: B027 - a no-op where claims are listed
+        """Where `pending` does not list every pending record: list record `key` if pending."""
 
     def remember(self, key: str, pointer: str, now: float | None = None) -> bool:
         """Write an occurrence marker in one conditional write (see `new_marker`); False when

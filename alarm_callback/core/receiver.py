@@ -21,9 +21,13 @@ The order is the guarantee:
    the episode step went with it);
 7. ack ``{"sessionId": ..., "retCode": 0}`` (strict JSON, always).
 
-Once step 5 has succeeded the alarm is durable, so every later failure still acks: the
-record stays ``pending`` and the sweeper publishes it. Before step 5 a failure answers
-503, which Tencent treats as "resend". When the store itself is down, `store_down`
+Once step 5 has succeeded the alarm is durable, so a later failure still acks once the
+sweeper is sure to find the record (`Store.ensure_swept`: a no-op on every store but
+DynamoDB, whose claims enter its pending index only then): the record stays ``pending``
+and the sweeper publishes it. A resend that finds the claim in progress asks the same
+before it is acked (the first delivery may have died after its claim). Where the store
+cannot confirm it, and before step 5, a failure answers 503, which Tencent treats as
+"resend". When the store itself is down, `store_down`
 decides: publish without dedup (flagged ``dedup: skipped``) or 503.
 
 A second, *different* body under a key that is already claimed is a conflict: it is
@@ -50,7 +54,7 @@ from .identity import InvalidId, MissingId, dedup_key
 from .identity_scheme import IdentityScheme
 from .limits import MAX_DEPTH, too_deep
 from .message import Message, with_dedup_skipped
-from .outbox import ClaimStatus, Store
+from .outbox import PENDING, ClaimStatus, Store
 from .ports import Publisher, Quarantine, Quarantined
 from .times import load_timezone
 
@@ -252,23 +256,36 @@ class Receiver:
             detail = f"dedup key {key!r} already holds another body; the first one stands"
             log.warning("dedup conflict: second body quarantined", extra={"dedup_key": key, "reason": "dedup_conflict"})
             self.quarantine_body(body, "dedup_conflict", detail, source)
+            if claim.record.status == PENDING and not self._swept(key):  # the first body is owed
+                return _unavailable(key, fp)
             return Result(ack, Outcome.CONFLICT, key, "dedup_conflict", fp)
         if claim.status is ClaimStatus.PUBLISHED:
             return Result(ack, Outcome.DUPLICATE, key, fingerprint=fp)
         if claim.status is ClaimStatus.IN_PROGRESS:
-            return Result(ack, Outcome.IN_PROGRESS, key, fingerprint=fp)
+            # The delivery holding the claim may have died after it: before this resend is
+            # acked, the sweeper must be able to find the claim.
+            return Result(ack, Outcome.IN_PROGRESS, key, fingerprint=fp) if self._swept(key) else _unavailable(key, fp)
         if claim.record.message != stored:  # took over a stale claim: the original alarm goes out
             message = self.builder.rebuild(claim.record.message, key)
         try:
             self.publisher.publish(message)
         except Exception:
             log.exception("publish failed; left pending in the outbox", extra={"dedup_key": key})
-            return Result(ack, Outcome.OUTBOXED, key, fingerprint=fp)
+            return Result(ack, Outcome.OUTBOXED, key, fingerprint=fp) if self._swept(key) else _unavailable(key, fp)
         try:
             self.store.mark_published(key)
         except Exception:  # published but not marked: the sweeper may repeat it (same id)
             log.exception("mark_published failed", extra={"dedup_key": key})
         return Result(ack, Outcome.PUBLISHED, key, fingerprint=fp)
+
+    def _swept(self, key: str) -> bool:
+        """`Store.ensure_swept`: False (and logged) when the store could not confirm it."""
+        try:
+            self.store.ensure_swept(key)
+        except Exception:
+            log.exception("could not hand the claim to the sweeper", extra={"dedup_key": key})
+            return False
+        return True
 
     def _store_down(self, key: str, message: Message, ack: Response) -> Result:
         fp = message.fingerprint
@@ -280,8 +297,7 @@ class Receiver:
                 return Result(ack, Outcome.UNCHECKED, key, fingerprint=fp)
             except Exception:
                 log.exception("publish failed with the store down", extra={"dedup_key": key})
-        response = Response.error(503, "unavailable", "alarm could not be stored or published; resend later")
-        return Result(response, Outcome.UNAVAILABLE, key, "backend_unavailable", fp)
+        return _unavailable(key, fp)
 
     def _refuse(
         self,
@@ -318,6 +334,12 @@ def remember_occurrence(store: Store, message: Message) -> None:
         store.remember(message.occurrence, message.id)
     except Exception:
         log.exception("occurrence marker failed", extra={"dedup_key": message.id})
+
+
+def _unavailable(key: str, fingerprint: str | None) -> Result:
+    """Nothing durable that the sweeper will find: 503, Tencent resends."""
+    response = Response.error(503, "unavailable", "alarm could not be stored or published; resend later")
+    return Result(response, Outcome.UNAVAILABLE, key, "backend_unavailable", fingerprint)
 
 
 def _reject(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Result:

@@ -113,6 +113,8 @@ def _sweep_one(
         publisher.publish(builder.rebuild(stored.message, stored.key))
     except Exception as exc:
         log.exception("sweep publish failed", extra={"dedup_key": stored.key, "attempts": stored.attempts})
+        if stored.attempts == 1:  # the listed record had expired: this claim wrote it anew
+            _keep_listed(store, stored.key)
         if stored.attempts >= max_attempts and quarantine is not None:
             return _give_up(store, quarantine, stored, f"{type(exc).__name__}: {exc}", now)
         return "failed"
@@ -121,6 +123,16 @@ def _sweep_one(
     except Exception:  # published; the next sweep may repeat it under the same id
         log.exception("sweep mark_published failed", extra={"dedup_key": stored.key})
     return "published"
+
+
+def _keep_listed(store: Store, key: str) -> None:
+    """`Store.ensure_swept` of a claim this sweeper wrote anew (on DynamoDB a claim is not
+    listed until asked), so the next sweep finds it. Best effort, logged: a record owed past
+    its expiry whose publish and listing both fail here is left to its TTL."""
+    try:
+        store.ensure_swept(key)
+    except Exception:
+        log.exception("sweep could not keep a new claim listed", extra={"dedup_key": key})
 
 
 def _give_up(store: Store, quarantine: Quarantine, record: Record, error: str, now: float) -> str:

@@ -11,7 +11,9 @@ occurrence key the receiver remembers for each alarm it publishes
 * ``CLAIMED``: no callback delivered it: publish the alarm (``recovered: true``) and mark
   the key published;
 * ``PUBLISHED``: a callback delivered it (``delivered``), or an earlier run published it
-  (``reconciled``): skip;
+  (``reconciled``): skip. A marker whose callback record is still pending (claimed, but
+  its delivery died and no resend got through) is handed to the sweeper
+  (`Store.ensure_swept`), which publishes it under the callback's id;
 * ``IN_PROGRESS``: someone is handing it off right now: skip.
 
 So a second run over the same window publishes nothing. A failed publish leaves the claim
@@ -39,7 +41,7 @@ from ..core.identity import occurrence_key
 from ..core.message import DEFAULT_SOURCE, encode
 from ..core.models.names import Status
 from ..core.normalize import to_int
-from ..core.outbox import ClaimStatus, Store
+from ..core.outbox import PENDING, ClaimStatus, Store
 from ..core.ports import Publisher
 from .records import record_states, text, to_alarm
 from .report import OccurrenceResult, ReconcileReport, Verdict, iso
@@ -193,19 +195,51 @@ def reconcile_occurrence(
         return item("failed", f"store: {type(exc).__name__}")
     if claim.status is ClaimStatus.PUBLISHED:
         queued = _queued_id(claim.record.message)
-        return item("reconciled" if queued == alarm.id else "delivered", queued_id=queued)
+        if queued == alarm.id:
+            return item("reconciled", queued_id=queued)
+        return item("delivered", _owed(store, claim.record.message), queued_id=queued)
     if claim.status is ClaimStatus.IN_PROGRESS:
         return item("in_progress")
     try:
         publisher.publish(message)
     except Exception as exc:
         log.exception("reconcile publish failed; left pending", extra={"dedup_key": occurrence})
+        _hand_to_sweeper(store, occurrence)
         return item("failed", f"publish: {type(exc).__name__}; pending, retried after the lease")
     try:
         store.mark_published(occurrence)
     except Exception:  # published; a retry would repeat it under the same id
         log.exception("reconcile mark_published failed", extra={"dedup_key": occurrence})
     return item("published")
+
+
+def _owed(store: Store, pointer: str) -> str | None:
+    """A receiver's marker (`pointer`: its dedup key) whose record is still pending: the
+    callback was claimed but never published nor acked (its delivery died, and every resend
+    failed), so only the sweeper can still publish it: make sure it finds the record
+    (`Store.ensure_swept`; on DynamoDB a claim joins the pending index only then). The
+    detail for the report, or None when the record is settled (the usual case)."""
+    if pointer.startswith("{"):  # the reconciler's own record of an earlier run: settled
+        return None
+    try:
+        record = store.get(pointer)
+    except Exception:
+        log.exception("reconcile could not read the record a marker points at", extra={"dedup_key": pointer})
+        return "the callback's record could not be read; the next run looks again"
+    if record is None or record.status != PENDING:
+        return None
+    if not _hand_to_sweeper(store, pointer):
+        return "the callback's record is pending and could not be handed to the sweeper; the next run tries again"
+    return "the callback's record is pending: handed to the sweeper"
+
+
+def _hand_to_sweeper(store: Store, key: str) -> bool:
+    try:
+        store.ensure_swept(key)
+    except Exception:
+        log.exception("reconcile could not hand a pending record to the sweeper", extra={"dedup_key": key})
+        return False
+    return True
 
 
 def _queued_id(stored: str) -> str | None:

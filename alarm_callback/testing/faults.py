@@ -127,7 +127,8 @@ class Injector:
 
 
 class FaultyStore(Store):
-    """A Store whose claim and mark_published go through the injector."""
+    """A Store whose claim, mark_published, ensure_swept, remember and pending go through
+    the injector."""
 
     schemes = ()
 
@@ -194,6 +195,11 @@ class FaultyStore(Store):
         self.injector.ledger.note("mark", fault, key)
         if fault == "ambiguous":
             raise StoreError("injected ambiguous failure in mark_published (it took effect)")
+
+    def _expose(self, key: str, now: float) -> None:
+        # On DynamoDB the claim joins the pending index here; elsewhere a no-op that can
+        # still fail or crash like any store call, so the receiver's refusal to ack is run.
+        self.injector.run("ensure_swept", key, lambda: self.inner.ensure_swept(key, now), StoreError)
 
     def _remember(self, marker: Record, now: float) -> bool:
         return self.injector.run(

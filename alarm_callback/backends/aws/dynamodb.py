@@ -5,14 +5,21 @@ Table layout (serverless.yml creates it):
 * partition key ``pk`` (S): the dedup key;
 * ``status``, ``message``, ``created_at``, ``updated_at``, ``expires_at``, ``lease_until``,
   ``digest``, ``attempts``: the `Record` fields (times as epoch seconds; ``message`` as
-  zlib-compressed bytes, so a new alarm costs 4 write units: claim, index put, mark, index
-  delete, each within 1 KB);
-* ``outbox`` (S, ``"pending"``): present only while the record is pending. It is the
-  partition key of the sparse GSI ``pending`` (sort key ``updated_at``), so the sweeper
-  queries the few pending records oldest first instead of scanning the table;
-* ``ttl`` (N): set when the record is published, for DynamoDB's TTL clean-up. Expiry itself
-  is decided from ``expires_at`` (TTL deletes up to days late), and a pending record has no
-  ``ttl``: it is still owed to the queue.
+  zlib-compressed bytes, so each write stays within one 1 KB write unit);
+* ``outbox`` (S, ``"pending"``): present only while a record is owed to the sweeper. It is
+  the partition key of the sparse GSI ``pending`` (sort key ``updated_at``), so the sweeper
+  queries the few owed records oldest first instead of scanning the table. A claim does
+  not set it: a new alarm that is published at once (claim, publish, mark) never enters
+  the index, so it costs 2 write units, not 4, and the index's one partition key takes no
+  write per alarm in a storm. `ensure_swept` sets it: the receiver calls it before it acks
+  an alarm it has not published (the publish failed; a resend found the claim in
+  progress: its first delivery may have died), the reconciler for an owed record a marker
+  points at;
+* ``ttl`` (N): for DynamoDB's TTL clean-up, set when the record is published, and on a
+  claim (at its ``expires_at``) so that a claim nobody will publish (its callback was never
+  acked, or went out unchecked) does not stay forever. `ensure_swept` removes it: an owed
+  record is never deleted. Expiry itself is decided from ``expires_at`` (TTL deletes up to
+  days late).
 
 A claim is one conditional PutItem whose condition is `Record.claimable` (absent, expired,
 or pending past its lease). When it fails, ``ReturnValuesOnConditionCheckFailure=ALL_OLD``
@@ -126,14 +133,11 @@ class DynamoDBStore(Store):
 
     def _fresh(self, record: Record, now: float) -> PutTypeDef:
         """A Put of `record` on the condition that its key is free (absent or expired); when
-        it fails, the standing item comes back (ALL_OLD). A pending record joins the sparse
-        index; a marker is published from birth, with a TTL."""
-        extra = (
-            {OUTBOX: {"S": PENDING}} if record.status == PENDING else {TTL: {"N": str(math.ceil(record.expires_at))}}
-        )
+        it fails, the standing item comes back (ALL_OLD). A claim (pending) and a marker
+        (published from birth) both carry a TTL; neither joins the pending index."""
         return {
             "TableName": self.table,
-            "Item": {**_item(record), **extra},
+            "Item": {**_item(record), TTL: {"N": str(math.ceil(record.expires_at))}},
             "ConditionExpression": _FRESH,
             "ExpressionAttributeNames": {"#pk": KEY, "#expires_at": "expires_at"},
             "ExpressionAttributeValues": {":now": number(now)},
@@ -176,6 +180,23 @@ class DynamoDBStore(Store):
         except AWS_ERRORS as exc:
             raise StoreError(f"dynamodb remember failed: {error_text(exc)}") from exc
         return True
+
+    def _expose(self, key: str, now: float) -> None:
+        """Put a pending record in the sparse index and take its TTL off (it is owed). One
+        conditional UpdateItem; a record already indexed, settled or gone is left alone."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key={KEY: {"S": key}},
+                UpdateExpression="SET #outbox = :pending REMOVE #ttl",
+                ConditionExpression="#status = :pending AND attribute_not_exists(#outbox)",
+                ExpressionAttributeNames={"#status": "status", "#outbox": OUTBOX, "#ttl": TTL},
+                ExpressionAttributeValues={":pending": {"S": PENDING}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return
+        except AWS_ERRORS as exc:
+            raise StoreError(f"dynamodb ensure_swept failed: {error_text(exc)}") from exc
 
     def _settle(self, key: str, status: str, now: float) -> None:
         try:
