@@ -185,8 +185,9 @@ class LimitedQueue(MemoryPublisher):
 
 
 def newer_version_records(store: Store, items: list[Item], seed: int, count: int, limit: int) -> set[str]:
-    """Pending outbox records as a newer version might write them: the known fields plus
-    ones this version has never heard of (the sweeper must still publish them). Returns
+    """Pending outbox records as a newer version might write them, acked and listed for the
+    sweeper (`Store.ensure_swept`): the known fields plus ones this version has never heard
+    of (the sweeper must still publish them). Returns
     their keys. One more, too large for the queue (an older version had no limit), can never
     be published: the sweeper must give up on it into the quarantine."""
     keys: set[str] = set()
@@ -207,6 +208,7 @@ def newer_version_records(store: Store, items: list[Item], seed: int, count: int
         }
         text = json.dumps(record)
         patiently(lambda: store.claim(key, text, now - 3600, digest=digest(body.encode())))  # noqa: B023 - called at once
+        patiently(lambda: store.ensure_swept(key, now - 3600))  # noqa: B023 - acked: its receiver listed it
         keys.add(key)
     poison = f"newer-{seed}-too-large"
     alarm = {**json.loads(bodies[0].body), "sessionId": poison, "padding": "x" * limit} if bodies else {}
@@ -216,6 +218,7 @@ def newer_version_records(store: Store, items: list[Item], seed: int, count: int
         record = {"kind": "callback", "body": body, "received_at": now, "source": "v0"}
         text = json.dumps(record)
         patiently(lambda: store.claim(poison, text, now - 3600, digest=digest(body.encode())))
+        patiently(lambda: store.ensure_swept(poison, now - 3600))
         keys.add(poison)
     return keys
 
