@@ -33,6 +33,10 @@ decides: publish without dedup (flagged ``dedup: skipped``) or 503.
 A second, *different* body under a key that is already claimed is a conflict: it is
 acked (Tencent must stop resending), kept in the quarantine as ``dedup_conflict`` and
 never overwrites the standing record.
+
+This module is longer than the project's ~300 lines because the order of its steps is the
+delivery guarantee: each step and the failure answers it may give are read together, top
+to bottom, in one file.
 """
 
 from __future__ import annotations
