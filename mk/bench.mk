@@ -4,10 +4,10 @@
 # apt-get when root) and degrades with a message where it cannot (no wrk: a Python load
 # generator; no moto/redis-server: "not available"). benchmarks/RESULTS.md keeps a run.
 #
-#   make bench              - everything (~5-8 minutes on 2 cores)
-#   make bench BENCH_ONLY=warm,cold   - some sections
+#   make bench              - every section (~4-8 minutes on 2 cores)
+#   make bench BENCH_ONLY=warm,cold   - some sections (python -m benchmarks --help lists them)
 #   make bench-smoke        - every section at tiny sizes (what tests/test_bench_smoke.py runs)
-BENCH_ONLY ?= cold,warm,server,size,memory,cost,handshake
+BENCH_ONLY ?=
 BENCH_JSON ?= .data/bench.json
 
 .PHONY: bench bench-smoke bench-tools
@@ -25,7 +25,7 @@ bench-tools: venv
 
 bench: bench-tools
 	@mkdir -p $(dir $(BENCH_JSON))
-	$(BIN)/python -m benchmarks --only $(BENCH_ONLY) --json $(BENCH_JSON)
+	$(BIN)/python -m benchmarks $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) --json $(BENCH_JSON)
 
 bench-smoke: venv
 	$(BIN)/python -m benchmarks --smoke
