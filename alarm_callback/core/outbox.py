@@ -38,6 +38,7 @@ decision, so the rule is written once.
 from __future__ import annotations
 
 import enum
+import logging
 import time
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager, nullcontext
@@ -45,6 +46,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple
 
 if TYPE_CHECKING:
     from .ports import Publisher
+
+log = logging.getLogger("alarm_callback")
 
 PENDING = "pending"
 PUBLISHED = "published"
@@ -255,3 +258,15 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+def swept(store: Store, key: str, failure: str) -> bool:
+    """`store.ensure_swept(key)`: True once the store confirms the sweeper will find a pending
+    record `key`; False, with `failure` logged, when it could not (the caller must not take
+    the record for owed-and-listed: the receiver answers 503, the others leave it to a retry)."""
+    try:
+        store.ensure_swept(key)
+    except Exception:
+        log.exception(failure, extra={"dedup_key": key})
+        return False
+    return True

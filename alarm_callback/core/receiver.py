@@ -58,7 +58,7 @@ from .identity import InvalidId, MissingId, dedup_key
 from .identity_scheme import IdentityScheme
 from .limits import MAX_DEPTH, too_deep
 from .message import Message, with_dedup_skipped
-from .outbox import PENDING, ClaimStatus, Store
+from .outbox import PENDING, ClaimStatus, Store, swept
 from .ports import Publisher, Quarantine, Quarantined
 from .times import load_timezone
 
@@ -283,13 +283,7 @@ class Receiver:
         return Result(ack, Outcome.PUBLISHED, key, fingerprint=fp)
 
     def _swept(self, key: str) -> bool:
-        """`Store.ensure_swept`: False (and logged) when the store could not confirm it."""
-        try:
-            self.store.ensure_swept(key)
-        except Exception:
-            log.exception("could not hand the claim to the sweeper", extra={"dedup_key": key})
-            return False
-        return True
+        return swept(self.store, key, "could not hand the claim to the sweeper")
 
     def _store_down(self, key: str, message: Message, ack: Response) -> Result:
         fp = message.fingerprint

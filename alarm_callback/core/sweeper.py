@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 
 from .build import MessageBuilder
-from .outbox import UNDELIVERABLE, Record, Store
+from .outbox import UNDELIVERABLE, Record, Store, swept
 from .ports import Publisher, Quarantine, Quarantined
 
 log = logging.getLogger("alarm_callback")
@@ -113,8 +113,9 @@ def _sweep_one(
         publisher.publish(builder.rebuild(stored.message, stored.key))
     except Exception as exc:
         log.exception("sweep publish failed", extra={"dedup_key": stored.key, "attempts": stored.attempts})
-        if stored.attempts == 1:  # the listed record had expired: this claim wrote it anew
-            _keep_listed(store, stored.key)
+        if stored.attempts == 1:  # the listed record had expired: this claim wrote it anew (on
+            # DynamoDB unlisted until asked); a failure here leaves it to its callback's resends
+            swept(store, stored.key, "sweep could not keep a new claim listed")
         if stored.attempts >= max_attempts and quarantine is not None:
             return _give_up(store, quarantine, stored, f"{type(exc).__name__}: {exc}", now)
         return "failed"
@@ -123,16 +124,6 @@ def _sweep_one(
     except Exception:  # published; the next sweep may repeat it under the same id
         log.exception("sweep mark_published failed", extra={"dedup_key": stored.key})
     return "published"
-
-
-def _keep_listed(store: Store, key: str) -> None:
-    """`Store.ensure_swept` of a claim this sweeper wrote anew (on DynamoDB a claim is not
-    listed until asked), so the next sweep finds it. Best effort, logged: a record owed past
-    its expiry whose publish and listing both fail here is left to its TTL."""
-    try:
-        store.ensure_swept(key)
-    except Exception:
-        log.exception("sweep could not keep a new claim listed", extra={"dedup_key": key})
 
 
 def _give_up(store: Store, quarantine: Quarantine, record: Record, error: str, now: float) -> str:

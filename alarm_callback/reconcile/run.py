@@ -41,7 +41,7 @@ from ..core.identity import occurrence_key
 from ..core.message import DEFAULT_SOURCE, encode
 from ..core.models.names import Status
 from ..core.normalize import to_int
-from ..core.outbox import PENDING, ClaimStatus, Store
+from ..core.outbox import PENDING, ClaimStatus, Store, swept
 from ..core.ports import Publisher
 from .records import record_states, text, to_alarm
 from .report import OccurrenceResult, ReconcileReport, Verdict, iso
@@ -204,7 +204,7 @@ def reconcile_occurrence(
         publisher.publish(message)
     except Exception as exc:
         log.exception("reconcile publish failed; left pending", extra={"dedup_key": occurrence})
-        _hand_to_sweeper(store, occurrence)
+        swept(store, occurrence, "reconcile could not hand a pending record to the sweeper")
         return item("failed", f"publish: {type(exc).__name__}; pending, retried after the lease")
     try:
         store.mark_published(occurrence)
@@ -228,18 +228,9 @@ def _owed(store: Store, pointer: str) -> str | None:
         return "the callback's record could not be read; the next run looks again"
     if record is None or record.status != PENDING:
         return None
-    if not _hand_to_sweeper(store, pointer):
+    if not swept(store, pointer, "reconcile could not hand a pending record to the sweeper"):
         return "the callback's record is pending and could not be handed to the sweeper; the next run tries again"
     return "the callback's record is pending: handed to the sweeper"
-
-
-def _hand_to_sweeper(store: Store, key: str) -> bool:
-    try:
-        store.ensure_swept(key)
-    except Exception:
-        log.exception("reconcile could not hand a pending record to the sweeper", extra={"dedup_key": key})
-        return False
-    return True
 
 
 def _queued_id(stored: str) -> str | None:
